@@ -1,0 +1,308 @@
+//! Step 3: split the `+++` front matter from the body and parse it -> [`Article`].
+//!
+//! Pure: [`Article::parse`] takes a [`Source`] and returns the article or every problem found
+//! in it, each at its real position in the file (a TOML span plus the front matter's offset).
+//! The body is not parsed here; the Markdown step does that once, when links can be resolved.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::config::toml_diagnostic;
+use crate::diagnostic::Diagnostic;
+use crate::slug;
+use crate::source::Source;
+
+/// A value with its byte range in the article file.
+pub type Spanned<T> = toml::Spanned<T>;
+
+/// The front matter as written, strictly checked.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    title: Option<Spanned<String>>,
+    description: Option<String>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
+    #[serde(default)]
+    categories: Vec<Spanned<String>>,
+    infobox: Option<toml::Table>,
+    #[serde(default)]
+    extra: toml::Table,
+    source: Option<String>,
+    license: Option<String>,
+    updated: Option<toml::value::Datetime>,
+}
+
+/// One article: its metadata, infobox and body.
+#[derive(Debug, Clone)]
+pub struct Article {
+    /// Path relative to the content folder: `a/b.md`.
+    pub rel_path: String,
+    /// Path shown in diagnostics: `content/a/b.md`.
+    pub display_path: PathBuf,
+    /// Output path without `.html`, every segment slugged: `a/b`.
+    pub page_path: String,
+    /// The title (front matter, or the file stem de-slugged).
+    pub title: String,
+    /// One line, for meta description and link lists.
+    pub description: String,
+    /// Other titles that lead here, with their positions.
+    pub aliases: Vec<Spanned<String>>,
+    /// Category names, with their positions.
+    pub categories: Vec<Spanned<String>>,
+    /// The fact box, if any.
+    pub infobox: Option<Infobox>,
+    /// Free-form data for templates.
+    pub extra: toml::Table,
+    /// Where the text comes from (a URL or a name), shown in the footer.
+    pub source: Option<String>,
+    /// The text's licence, shown in the footer.
+    pub license: Option<String>,
+    /// When the article last changed, if the author says.
+    pub updated: Option<String>,
+    /// The whole file, kept so that positions in the body can be reported.
+    pub text: String,
+    /// Where the body starts in `text`.
+    pub body_start: usize,
+}
+
+/// The `[infobox]` table.
+#[derive(Debug, Clone)]
+pub struct Infobox {
+    /// `template = "bilateral-relations"` picks `templates/infobox/bilateral-relations.html`.
+    pub template: Option<String>,
+    /// Every other key, in the author's order.
+    pub fields: Vec<(String, toml::Value)>,
+    /// Where the `[infobox]` table starts in the file (for diagnostics inside values).
+    pub offset: usize,
+}
+
+impl Article {
+    /// The Markdown body.
+    pub fn body(&self) -> &str {
+        &self.text[self.body_start..]
+    }
+
+    /// Parses one source file.
+    pub fn parse(source: Source) -> Result<Article, Vec<Diagnostic>> {
+        let path = source.display_path.clone();
+        let split = split_front_matter(&source.text).map_err(|offset| {
+            vec![Diagnostic::error_at(
+                &path,
+                &source.text,
+                offset,
+                "front matter opened with `+++` is never closed; add a line `+++` after it",
+            )]
+        })?;
+        let front: FrontMatter = match split.front_matter.clone() {
+            Some(range) => {
+                let toml_text = &source.text[range.clone()];
+                toml::from_str(toml_text)
+                    .map_err(|e| vec![toml_diagnostic(&path, &source.text, range.start, &e)])?
+            }
+            None => FrontMatter::default(),
+        };
+        let mut diagnostics = Vec::new();
+        let fm_start = split.front_matter.as_ref().map_or(0, |r| r.start);
+        let infobox = front
+            .infobox
+            .map(|table| Infobox::from_table(table, fm_start, &source.text));
+        let stem = source
+            .rel_path
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(".md");
+        let title = match front.title {
+            Some(t) if t.get_ref().trim().is_empty() => {
+                diagnostics.push(Diagnostic::error_at(
+                    &path,
+                    &source.text,
+                    fm_start + t.span().start,
+                    "title is empty; remove the key to use the file name",
+                ));
+                String::new()
+            }
+            Some(t) => single_line(t.get_ref()),
+            None => slug::title_from_stem(stem),
+        };
+        let shift = |mut v: Vec<Spanned<String>>| {
+            for s in &mut v {
+                let span = s.span();
+                *s = Spanned::new(fm_start + span.start..fm_start + span.end, single_line(s.get_ref()));
+            }
+            v
+        };
+        if !diagnostics.is_empty() {
+            return Err(diagnostics);
+        }
+        Ok(Article {
+            page_path: page_path(&source.rel_path),
+            rel_path: source.rel_path,
+            display_path: source.display_path,
+            title,
+            description: front.description.as_deref().map(single_line).unwrap_or_default(),
+            aliases: shift(front.aliases),
+            categories: shift(front.categories),
+            infobox,
+            extra: front.extra,
+            source: front.source,
+            license: front.license,
+            updated: front.updated.map(|d| d.to_string()),
+            body_start: split.body_start,
+            text: source.text,
+        })
+    }
+}
+
+impl Infobox {
+    fn from_table(table: toml::Table, offset: usize, _text: &str) -> Self {
+        let mut template = None;
+        let mut fields = Vec::with_capacity(table.len());
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("template", toml::Value::String(name)) => template = Some(name),
+                (_, value) => fields.push((key, value)),
+            }
+        }
+        Infobox {
+            template,
+            fields,
+            offset,
+        }
+    }
+
+    /// A field's value, if present.
+    pub fn get(&self, key: &str) -> Option<&toml::Value> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// Collapses a value meant to be one line (titles, descriptions) onto one line.
+fn single_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `a/B c.md` -> `a/b-c`: the output path without extension, each segment slugged.
+pub fn page_path(rel_path: &str) -> String {
+    let without_ext = rel_path.strip_suffix(".md").unwrap_or(rel_path);
+    without_ext
+        .split('/')
+        .map(slug::path_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Where the front matter and the body lie in a file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Split {
+    /// The TOML between the `+++` lines, if there is front matter.
+    pub front_matter: Option<std::ops::Range<usize>>,
+    /// Where the body starts.
+    pub body_start: usize,
+}
+
+/// Finds the `+++` front matter. A UTF-8 byte order mark and CRLF line ends are accepted.
+/// Returns the offset of the opening `+++` when it is never closed.
+pub fn split_front_matter(text: &str) -> Result<Split, usize> {
+    let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let rest = &text[start..];
+    let Some(after_open) = strip_fence_line(rest) else {
+        return Ok(Split {
+            front_matter: None,
+            body_start: start,
+        });
+    };
+    let toml_start = start + (rest.len() - after_open.len());
+    let mut pos = toml_start;
+    for line in text[toml_start..].split_inclusive('\n') {
+        if line.trim_end_matches(['\n', '\r']) == "+++" {
+            return Ok(Split {
+                front_matter: Some(toml_start..pos),
+                body_start: pos + line.len(),
+            });
+        }
+        pos += line.len();
+    }
+    Err(start)
+}
+
+/// If `text` starts with a `+++` line, the text after that line.
+fn strip_fence_line(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("+++")?;
+    let rest = rest.trim_start_matches([' ', '\t']);
+    rest.strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))
+        .or(if rest.is_empty() { Some(rest) } else { None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(rel: &str, text: &str) -> Source {
+        Source {
+            rel_path: rel.into(),
+            display_path: PathBuf::from("content").join(rel),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn front_matter_is_split_from_the_body() {
+        let text = "+++\ntitle = \"A\"\n+++\nBody\n";
+        let split = split_front_matter(text).unwrap();
+        assert_eq!(&text[split.front_matter.unwrap()], "title = \"A\"\n");
+        assert_eq!(&text[split.body_start..], "Body\n");
+    }
+
+    #[test]
+    fn bom_and_crlf_are_accepted() {
+        let text = "\u{feff}+++\r\ntitle = \"A\"\r\n+++\r\nBody";
+        let article = Article::parse(source("a.md", text)).unwrap();
+        assert_eq!(article.title, "A");
+        assert_eq!(article.body(), "Body");
+    }
+
+    #[test]
+    fn file_without_front_matter_takes_its_title_from_the_name() {
+        let article = Article::parse(source("dir/my_first-page.md", "Hello")).unwrap();
+        assert_eq!(article.title, "My first page");
+        assert_eq!(article.page_path, "dir/my_first-page");
+    }
+
+    #[test]
+    fn unterminated_front_matter_is_reported_at_the_opening_fence() {
+        let errors = Article::parse(source("a.md", "+++\ntitle = \"A\"\nBody")).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "content/a.md:1:1: error: front matter opened with `+++` is never closed; add a line `+++` after it"
+        );
+    }
+
+    #[test]
+    fn unknown_front_matter_key_is_reported_where_it_stands() {
+        let errors = Article::parse(source("a.md", "+++\ntitle = \"A\"\ncategores = []\n+++\n")).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "content/a.md:3:1: error: unknown key `categores`; did you mean `categories`?"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_reported_at_the_value() {
+        let errors = Article::parse(source("a.md", "+++\ntitle = 5\n+++\n")).unwrap_err();
+        assert!(errors[0].to_string().starts_with("content/a.md:2:9: error: invalid type"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn infobox_keeps_the_authors_order_and_takes_out_the_template() {
+        let text = "+++\n[infobox]\nzeta = 1\ntemplate = \"t\"\nalpha = \"x\"\n+++\n";
+        let article = Article::parse(source("a.md", text)).unwrap();
+        let infobox = article.infobox.unwrap();
+        assert_eq!(infobox.template.as_deref(), Some("t"));
+        let keys: Vec<&str> = infobox.fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["zeta", "alpha"]);
+    }
+}

@@ -1,0 +1,270 @@
+//! Pictures of the link graph, drawn at build time as inline SVG: no JavaScript, no WebGL.
+//!
+//! Two drawings: the *local graph* of one article (the article, its See also targets and the
+//! articles that link to it, capped so that it stays readable at phone width) and the *site
+//! graph* (the most connected articles and the See also and body links between them, laid out
+//! by a fixed number of force-directed steps from a deterministic start, so the same site
+//! always gives the same picture). Every node is a link and carries a `<title>` for screen
+//! readers; colours come from CSS classes so that they follow the light and dark themes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use crate::graph::LinkGraph;
+use crate::html::escape;
+use crate::markdown::{LinkKind, Target, relative_page_url};
+use crate::site::{ArticleId, Site};
+
+/// The most neighbours a local graph shows.
+pub const LOCAL_GRAPH_LIMIT: usize = 12;
+/// The most articles the site graph shows.
+pub const SITE_GRAPH_LIMIT: usize = 150;
+
+struct Node {
+    href: String,
+    label: String,
+    class: &'static str,
+}
+
+/// The neighbourhood of one article, or an empty string when it has none.
+pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
+    let from = &site.articles[id].page_path;
+    let mut seen = BTreeSet::new();
+    let mut neighbours: Vec<(Node, &'static str)> = Vec::new();
+    let node = |target: &Target, class: &'static str| {
+        let (label, class) = match target {
+            Target::Article(to) => (site.articles[*to].title.clone(), class),
+            Target::Missing(title) => (title.clone(), "node-missing"),
+            Target::Ambiguous(key) => (key.clone(), "node-ambiguous"),
+        };
+        Node {
+            href: relative_page_url(from, &target.page_path(site)),
+            label,
+            class,
+        }
+    };
+    for target in graph.see_also(id) {
+        if *target != Target::Article(id) && seen.insert(target.clone()) {
+            neighbours.push((node(target, "node-see-also"), "edge-see-also"));
+        }
+    }
+    for &back in &graph.backlinks[id] {
+        let target = Target::Article(back);
+        if seen.insert(target.clone()) {
+            neighbours.push((node(&target, "node-linked-from"), "edge-linked-from"));
+        }
+    }
+    if neighbours.is_empty() {
+        return String::new();
+    }
+    let hidden = neighbours.len().saturating_sub(LOCAL_GRAPH_LIMIT);
+    neighbours.truncate(LOCAL_GRAPH_LIMIT);
+    let (w, h) = (320.0_f64, 260.0_f64);
+    let (cx, cy, r) = (w / 2.0, h / 2.0, 95.0);
+    let mut svg = String::new();
+    let title = &site.articles[id].title;
+    let _ = write!(
+        svg,
+        r#"<svg class="local-graph" viewBox="0 0 {w} {h}" role="img" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around {}</title>"#,
+        escape(title)
+    );
+    let count = neighbours.len() as f64;
+    let points: Vec<(f64, f64)> = (0..neighbours.len())
+        .map(|i| {
+            let angle = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * i as f64 / count;
+            (cx + r * angle.cos(), cy + r * 0.85 * angle.sin())
+        })
+        .collect();
+    for ((_, edge), (x, y)) in neighbours.iter().zip(&points) {
+        let _ = write!(svg, r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{x:.1}" y2="{y:.1}"/>"#);
+    }
+    for ((n, _), (x, y)) in neighbours.iter().zip(&points) {
+        draw_node(&mut svg, n, *x, *y, 5.0);
+    }
+    let _ = write!(
+        svg,
+        r#"<g class="node-self"><circle cx="{cx}" cy="{cy}" r="8"/><text x="{cx}" y="{}" text-anchor="middle">{}</text></g>"#,
+        cy + 22.0,
+        escape(&shorten(title, 28))
+    );
+    if hidden > 0 {
+        let _ = write!(svg, r#"<text class="graph-more" x="{}" y="{}" text-anchor="end">and {hidden} more</text>"#, w - 4.0, h - 6.0);
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64) {
+    let anchor = if x < 100.0 { "start" } else if x > 220.0 { "end" } else { "middle" };
+    let _ = write!(
+        svg,
+        r#"<a href="{}" class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{radius}"/><text x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text></a>"#,
+        escape(&n.href),
+        n.class,
+        escape(&n.label),
+        y + radius + 11.0,
+        escape(&shorten(&n.label, 24))
+    );
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The site graph: the most connected articles and the links between them.
+pub struct SiteGraph {
+    /// The SVG drawing.
+    pub svg: String,
+    /// How many articles it shows, of how many.
+    pub shown: usize,
+    /// Groups of shown articles that link among themselves: (label, members).
+    pub groups: Vec<(String, Vec<ArticleId>)>,
+}
+
+/// Draws the site graph of the `SITE_GRAPH_LIMIT` most connected articles.
+pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph {
+    let mut ids: Vec<ArticleId> = (0..site.articles.len()).filter(|&id| site.articles[id].page_path != "index").collect();
+    ids.sort_by_key(|&id| (std::cmp::Reverse(graph.degree(id)), site.articles[id].rel_path.clone()));
+    ids.truncate(SITE_GRAPH_LIMIT);
+    ids.sort_unstable();
+    let position: BTreeMap<ArticleId, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let mut edges: BTreeMap<(usize, usize), LinkKind> = BTreeMap::new();
+    for (&id, &i) in &position {
+        for edge in &graph.out[id] {
+            if let Target::Article(to) = edge.to
+                && let Some(&j) = position.get(&to)
+                && i != j
+            {
+                let key = (i.min(j), i.max(j));
+                let kind = edges.entry(key).or_insert(edge.kind);
+                if edge.kind == LinkKind::SeeAlso {
+                    *kind = LinkKind::SeeAlso;
+                }
+            }
+        }
+    }
+    let points = layout(ids.len(), &edges);
+    let groups = groups(site, &ids, &edges);
+    let size = 900.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="site-graph" viewBox="0 0 {size} {size}" role="img" aria-labelledby="site-graph-title"><title id="site-graph-title">How the {} most connected articles link</title>"#,
+        ids.len()
+    );
+    for (&(i, j), kind) in &edges {
+        let class = if *kind == LinkKind::SeeAlso { "edge-see-also" } else { "edge-body" };
+        let (a, b) = (points[i], points[j]);
+        let _ = write!(svg, r#"<line class="{class}" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"/>"#, a.0 * size, a.1 * size, b.0 * size, b.1 * size);
+    }
+    for (i, &id) in ids.iter().enumerate() {
+        let a = &site.articles[id];
+        let n = Node {
+            href: relative_page_url(from_page, &a.page_path),
+            label: a.title.clone(),
+            class: "node-article",
+        };
+        let radius = 3.0 + (graph.degree(id) as f64).sqrt().min(6.0);
+        draw_node(&mut svg, &n, points[i].0 * size, points[i].1 * size, radius);
+    }
+    svg.push_str("</svg>");
+    SiteGraph {
+        svg,
+        shown: ids.len(),
+        groups,
+    }
+}
+
+/// Force-directed layout in the unit square: a fixed start on a spiral, a fixed number of
+/// steps, so that the result depends only on the graph.
+fn layout(n: usize, edges: &BTreeMap<(usize, usize), LinkKind>) -> Vec<(f64, f64)> {
+    let mut pos: Vec<(f64, f64)> = (0..n)
+        .map(|i| {
+            let t = i as f64 * 2.399_963; // golden angle
+            let r = 0.45 * ((i as f64 + 0.5) / n.max(1) as f64).sqrt();
+            (0.5 + r * t.cos(), 0.5 + r * t.sin())
+        })
+        .collect();
+    if n < 2 {
+        return pos;
+    }
+    let k = (1.0 / n as f64).sqrt() * 0.6;
+    let mut temperature = 0.08;
+    for _ in 0..120 {
+        let mut disp = vec![(0.0_f64, 0.0_f64); n];
+        for i in 0..n {
+            for j in (i + 1)..n {
+                let (dx, dy) = (pos[i].0 - pos[j].0, pos[i].1 - pos[j].1);
+                let d2 = (dx * dx + dy * dy).max(1e-6);
+                let f = k * k / d2;
+                disp[i].0 += dx * f;
+                disp[i].1 += dy * f;
+                disp[j].0 -= dx * f;
+                disp[j].1 -= dy * f;
+            }
+        }
+        for &(i, j) in edges.keys() {
+            let (dx, dy) = (pos[i].0 - pos[j].0, pos[i].1 - pos[j].1);
+            let d = (dx * dx + dy * dy).sqrt().max(1e-3);
+            let f = d / k;
+            disp[i].0 -= dx * f;
+            disp[i].1 -= dy * f;
+            disp[j].0 += dx * f;
+            disp[j].1 += dy * f;
+        }
+        for i in 0..n {
+            let (dx, dy) = disp[i];
+            let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+            let step = len.min(temperature);
+            pos[i].0 = (pos[i].0 + dx / len * step).clamp(0.04, 0.96);
+            pos[i].1 = (pos[i].1 + dy / len * step).clamp(0.04, 0.96);
+        }
+        temperature *= 0.96;
+    }
+    pos
+}
+
+/// Connected groups among the shown articles, largest first, each named after its most
+/// connected member.
+fn groups(site: &Site, ids: &[ArticleId], edges: &BTreeMap<(usize, usize), LinkKind>) -> Vec<(String, Vec<ArticleId>)> {
+    let mut parent: Vec<usize> = (0..ids.len()).collect();
+    fn find(parent: &mut [usize], i: usize) -> usize {
+        let mut root = i;
+        while parent[root] != root {
+            root = parent[root];
+        }
+        let mut j = i;
+        while parent[j] != root {
+            let next = parent[j];
+            parent[j] = root;
+            j = next;
+        }
+        root
+    }
+    for &(i, j) in edges.keys() {
+        let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+        if a != b {
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let mut members: BTreeMap<usize, Vec<ArticleId>> = BTreeMap::new();
+    for i in 0..ids.len() {
+        let root = find(&mut parent, i);
+        members.entry(root).or_default().push(ids[i]);
+    }
+    let mut groups: Vec<(String, Vec<ArticleId>)> = members
+        .into_values()
+        .filter(|m| m.len() > 1)
+        .map(|mut m| {
+            crate::graph::sort_by_title(site, &mut m);
+            (site.articles[m[0]].title.clone(), m)
+        })
+        .collect();
+    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+    groups
+}

@@ -1,0 +1,246 @@
+//! Step 4: the [`LinkGraph`]: who links to whom, through the body, the infobox or See also,
+//! and which titles are wanted but not written.
+//!
+//! Built once from every rendered body; every later step (Linked from lists, missing and
+//! disambiguation pages, the graph pictures, graph.json, `folio check`) reads it and nothing
+//! else. Lists are sorted so that output does not depend on thread scheduling.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::markdown::{LinkKind, RenderedBody, Target};
+use crate::site::{ArticleId, Site, normalize_title};
+
+/// One edge: from an article to a target, through one kind of link.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Edge {
+    /// Where it leads.
+    pub to: Target,
+    /// Where the link stands.
+    pub kind: LinkKind,
+}
+
+/// A title nobody has written yet, with the articles that want it.
+#[derive(Debug, Clone, Default)]
+pub struct MissingTitle {
+    /// The spellings used in links, most used first.
+    pub titles: Vec<String>,
+    /// Articles that link to it, sorted by title.
+    pub linked_from: Vec<ArticleId>,
+}
+
+impl MissingTitle {
+    /// The title to show: the spelling most links use.
+    pub fn title(&self) -> &str {
+        self.titles.first().map_or("", String::as_str)
+    }
+}
+
+/// A title several articles share.
+#[derive(Debug, Clone, Default)]
+pub struct AmbiguousTitle {
+    /// The articles that have it.
+    pub candidates: Vec<ArticleId>,
+    /// The spelling of the first link.
+    pub title: String,
+    /// Articles that link to it.
+    pub linked_from: Vec<ArticleId>,
+}
+
+/// The whole site's links.
+#[derive(Debug, Default)]
+pub struct LinkGraph {
+    /// Each article's outgoing edges, without repeats, in the order first written.
+    pub out: Vec<Vec<Edge>>,
+    /// Each article's incoming articles (any kind of link, self-links excluded), sorted by title.
+    pub backlinks: Vec<Vec<ArticleId>>,
+    /// Missing titles by their page path (`missing/<slug>`).
+    pub missing: BTreeMap<String, MissingTitle>,
+    /// Ambiguous titles by their page path (`disambiguation/<slug>`).
+    pub ambiguous: BTreeMap<String, AmbiguousTitle>,
+}
+
+impl LinkGraph {
+    /// Builds the graph from every article's rendered body (indexed like `site.articles`).
+    pub fn build(site: &Site, bodies: &[RenderedBody]) -> LinkGraph {
+        let n = site.articles.len();
+        let mut graph = LinkGraph {
+            out: Vec::with_capacity(n),
+            backlinks: vec![Vec::new(); n],
+            ..LinkGraph::default()
+        };
+        let mut spellings: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        for (from, body) in bodies.iter().enumerate() {
+            let mut seen = BTreeSet::new();
+            let mut edges = Vec::new();
+            for link in &body.links {
+                let edge = Edge {
+                    to: link.target.clone(),
+                    kind: link.kind,
+                };
+                if seen.insert(edge.clone()) {
+                    edges.push(edge);
+                }
+            }
+            let mut targets = BTreeSet::new();
+            for edge in &edges {
+                if !targets.insert(&edge.to) {
+                    continue;
+                }
+                match &edge.to {
+                    Target::Article(to) if *to != from => graph.backlinks[*to].push(from),
+                    Target::Article(_) => {}
+                    Target::Missing(title) => {
+                        let page = edge.to.page_path(site);
+                        *spellings.entry(page.clone()).or_default().entry(title.clone()).or_default() += 1;
+                        let entry = graph.missing.entry(page).or_default();
+                        if entry.linked_from.last() != Some(&from) {
+                            entry.linked_from.push(from);
+                        }
+                    }
+                    Target::Ambiguous(key) => {
+                        let page = edge.to.page_path(site);
+                        let entry = graph.ambiguous.entry(page).or_insert_with(|| AmbiguousTitle {
+                            candidates: candidates(site, key),
+                            title: key.clone(),
+                            linked_from: Vec::new(),
+                        });
+                        if entry.linked_from.last() != Some(&from) {
+                            entry.linked_from.push(from);
+                        }
+                    }
+                }
+            }
+            graph.out.push(edges);
+        }
+        for (page, counts) in spellings {
+            let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            if let Some(missing) = graph.missing.get_mut(&page) {
+                missing.titles = counts.into_iter().map(|(t, _)| t).collect();
+            }
+        }
+        let by_title = |ids: &mut Vec<ArticleId>| sort_by_title(site, ids);
+        graph.backlinks.iter_mut().for_each(by_title);
+        graph.missing.values_mut().for_each(|m| sort_by_title(site, &mut m.linked_from));
+        graph.ambiguous.values_mut().for_each(|a| sort_by_title(site, &mut a.linked_from));
+        graph
+    }
+
+    /// The distinct See also targets of an article, in the author's order.
+    pub fn see_also(&self, id: ArticleId) -> impl Iterator<Item = &Target> {
+        self.out[id].iter().filter(|e| e.kind == LinkKind::SeeAlso).map(|e| &e.to)
+    }
+
+    /// Articles that nothing links to.
+    pub fn orphans(&self) -> impl Iterator<Item = ArticleId> + '_ {
+        (0..self.backlinks.len()).filter(|&id| self.backlinks[id].is_empty())
+    }
+
+    /// Articles that link to nothing (not even a missing title).
+    pub fn dead_ends(&self) -> impl Iterator<Item = ArticleId> + '_ {
+        (0..self.out.len()).filter(|&id| {
+            self.out[id]
+                .iter()
+                .all(|e| matches!(e.to, Target::Article(to) if to == id))
+        })
+    }
+
+    /// Missing titles, most wanted first (then by title).
+    pub fn wanted(&self) -> Vec<(&String, &MissingTitle)> {
+        let mut wanted: Vec<_> = self.missing.iter().collect();
+        wanted.sort_by(|a, b| {
+            b.1.linked_from
+                .len()
+                .cmp(&a.1.linked_from.len())
+                .then_with(|| a.1.title().cmp(b.1.title()))
+        });
+        wanted
+    }
+
+    /// How many distinct articles this one is connected to, either way.
+    pub fn degree(&self, id: ArticleId) -> usize {
+        let out = self.out[id]
+            .iter()
+            .filter(|e| matches!(e.to, Target::Article(to) if to != id))
+            .count();
+        out + self.backlinks[id].len()
+    }
+}
+
+fn candidates(site: &Site, key: &str) -> Vec<ArticleId> {
+    match site.index.resolve(key) {
+        crate::site::Resolution::Ambiguous(ids) => ids,
+        _ => Vec::new(),
+    }
+}
+
+/// Sorts article ids by title (case-insensitive, then exact, then path), as lists show them.
+pub fn sort_by_title(site: &Site, ids: &mut [ArticleId]) {
+    ids.sort_by_cached_key(|&id| {
+        let a = &site.articles[id];
+        (normalize_title(&a.title), a.title.clone(), a.rel_path.clone())
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::Article;
+    use crate::config::Config;
+    use crate::diagnostic::Severity;
+    use crate::markdown::{Dialect, PageContext, render_body};
+    use crate::source::Source;
+
+    fn graph(files: &[(&str, &str)]) -> (Site, LinkGraph) {
+        let articles = files
+            .iter()
+            .map(|(rel, text)| {
+                Article::parse(Source {
+                    rel_path: (*rel).into(),
+                    display_path: format!("content/{rel}").into(),
+                    text: (*text).into(),
+                })
+                .unwrap()
+            })
+            .collect();
+        let site = Site::new(Config::default(), articles).0;
+        let bodies: Vec<RenderedBody> = (0..site.articles.len())
+            .map(|id| {
+                let cx = PageContext { site: &site, from: id, broken_link_severity: Severity::Warning };
+                let a = &site.articles[id];
+                render_body(a.body(), a.body_start, &cx, Dialect::Folio)
+            })
+            .collect();
+        let g = LinkGraph::build(&site, &bodies);
+        (site, g)
+    }
+
+    #[test]
+    fn backlinks_are_counted_once_per_article_and_sorted_by_title() {
+        let (_, g) = graph(&[
+            ("a.md", "+++\ntitle = \"Zed\"\n+++\n[[B]] [[B]]\n## See also\n- B"),
+            ("b.md", "+++\ntitle = \"B\"\n+++\n[[B]]"),
+            ("c.md", "+++\ntitle = \"Alpha\"\n+++\n[[b]]"),
+        ]);
+        assert_eq!(g.backlinks[1], vec![2, 0]);
+        assert_eq!(g.out[0].len(), 2);
+        assert_eq!(g.see_also(0).count(), 1);
+    }
+
+    #[test]
+    fn missing_titles_gather_their_linkers_and_are_ranked_by_demand() {
+        let (_, g) = graph(&[
+            ("a.md", "[[Ghost]] [[Phantom]]"),
+            ("b.md", "[[ghost]]"),
+        ]);
+        let wanted: Vec<(&str, usize)> = g.wanted().iter().map(|(_, m)| (m.title(), m.linked_from.len())).collect();
+        assert_eq!(wanted, [("Ghost", 2), ("Phantom", 1)]);
+    }
+
+    #[test]
+    fn orphans_and_dead_ends_are_found() {
+        let (_, g) = graph(&[("a.md", "[[B]]"), ("b.md", "no links")]);
+        assert_eq!(g.orphans().collect::<Vec<_>>(), [0]);
+        assert_eq!(g.dead_ends().collect::<Vec<_>>(), [1]);
+    }
+}

@@ -1,0 +1,248 @@
+//! Folio: a static site generator for wiki-style reference sites.
+//!
+//! A build is a short chain of steps, each its own module:
+//!
+//! 1. [`config`]: `book.toml` -> [`Config`](config::Config)
+//! 2. [`source`]: walk the content folder -> sorted [`Source`](source::Source) files
+//! 3. [`article`]: split and parse front matter -> [`Article`](article::Article)s, then
+//!    [`site`]: index titles, aliases and paths -> [`Site`](site::Site)
+//! 4. [`markdown`]: render every body once, resolving links -> [`RenderedBody`](markdown::RenderedBody)
+//! 5. [`graph`]: who links to whom -> [`LinkGraph`](graph::LinkGraph); anchors are checked
+//! 6. [`pages`] through [`render`] and the [`theme`]: every page, written by [`output`] into a
+//!    staging folder that replaces the output only when everything rendered
+//!
+//! [`check`] runs steps 1 to 5 and reports; nothing is written.
+
+pub mod article;
+pub mod check;
+pub mod config;
+pub mod diagnostic;
+pub mod diagram;
+pub mod graph;
+pub mod html;
+pub mod markdown;
+pub mod output;
+pub mod pages;
+pub mod render;
+pub mod site;
+pub mod slug;
+pub mod source;
+pub mod theme;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::article::Article;
+use crate::config::Config;
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::graph::LinkGraph;
+use crate::markdown::{Dialect, PageContext, RenderedBody, Target};
+use crate::site::Site;
+use crate::theme::Theme;
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Error {
+    /// Problems in the site's files, each at its position.
+    Content(Vec<Diagnostic>),
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The command cannot be carried out as asked (and the message says what to do).
+    Usage(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Content(diagnostics) => {
+                for d in diagnostics {
+                    writeln!(f, "{d}")?;
+                }
+                let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+                write!(f, "{errors} error{}; nothing was written", if errors == 1 { "" } else { "s" })
+            }
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Usage(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What `folio build` is asked to do.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The site's root folder (holds `book.toml`).
+    pub root: PathBuf,
+    /// Where to write, instead of `build-dir`.
+    pub dest_dir: Option<PathBuf>,
+    /// Make broken links and missing articles errors, whatever book.toml says.
+    pub strict: bool,
+}
+
+/// What a finished build reports.
+#[derive(Debug)]
+pub struct BuildReport {
+    /// Articles built.
+    pub articles: usize,
+    /// Files written.
+    pub files: usize,
+    /// Stale files of the previous build removed.
+    pub removed: usize,
+    /// Links between articles and to missing titles.
+    pub links: usize,
+    /// Distinct missing titles.
+    pub missing: usize,
+    /// Warnings (already in `diagnostics`).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Where the site went.
+    pub dest: PathBuf,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// A site read, parsed, rendered to bodies and linked: everything but the pages.
+pub struct CompiledSite {
+    /// The articles and their index.
+    pub site: Site,
+    /// The theme.
+    pub theme: Theme,
+    /// Each article's rendered body.
+    pub bodies: Vec<RenderedBody>,
+    /// The links.
+    pub graph: LinkGraph,
+    /// Everything found wrong so far (errors stop the build before any page is written).
+    pub diagnostics: Diagnostics,
+    /// The site root.
+    pub root: PathBuf,
+}
+
+/// Reads and links a whole site (steps 1 to 5).
+pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
+    let config = Config::load(root)?;
+    let strict = strict_flag || config.build.strict;
+    let mut theme = Theme::load(root)?;
+    theme.set_site(&config);
+    let src_dir = root.join(&config.book.src);
+    let sources = source::walk(&src_dir, &config.book.src)?;
+    let mut diagnostics = sources.diagnostics;
+    let articles = parse_articles(sources.sources, &mut diagnostics);
+    let (site, site_diagnostics) = Site::new(config, articles);
+    diagnostics.extend(site_diagnostics.into_sorted());
+    let severity = if strict { Severity::Error } else { Severity::Warning };
+    let bodies = render_bodies(&site, severity);
+    for body in &bodies {
+        diagnostics.extend(body.diagnostics.iter().cloned());
+    }
+    let graph = LinkGraph::build(&site, &bodies);
+    diagnostics.extend(check::broken_anchors(&site, &bodies, severity));
+    if strict {
+        diagnostics.extend(check::missing_links(&site, &bodies));
+    }
+    Ok(CompiledSite {
+        site,
+        theme,
+        bodies,
+        graph,
+        diagnostics,
+        root: root.to_path_buf(),
+    })
+}
+
+fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostics) -> Vec<Article> {
+    let parsed: Vec<Result<Article, Vec<Diagnostic>>> = sources.into_par_iter().map(Article::parse).collect();
+    let mut articles = Vec::with_capacity(parsed.len());
+    for result in parsed {
+        match result {
+            Ok(article) => articles.push(article),
+            Err(errors) => diagnostics.extend(errors),
+        }
+    }
+    articles
+}
+
+fn render_bodies(site: &Site, severity: Severity) -> Vec<RenderedBody> {
+    (0..site.articles.len())
+        .into_par_iter()
+        .map(|id| {
+            let cx = PageContext {
+                site,
+                from: id,
+                broken_link_severity: severity,
+            };
+            let article = &site.articles[id];
+            markdown::render_body(article.body(), article.body_start, &cx, Dialect::Folio)
+        })
+        .collect()
+}
+
+/// Builds the site at `options.root` into its output folder.
+pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
+    let started = Instant::now();
+    let compiled = compile(&options.root, options.strict)?;
+    let config = &compiled.site.config;
+    let dest = options.dest_dir.clone().unwrap_or_else(|| options.root.join(&config.build.build_dir));
+    let sources = output::SourceDirs {
+        root: &options.root,
+        inputs: ["templates", "static"]
+            .iter()
+            .map(|d| options.root.join(d))
+            .chain([options.root.join(&config.book.src)])
+            .collect(),
+    };
+    let dest = output::check_dest(&dest, &sources)?;
+    if compiled.diagnostics.has_errors() {
+        return Err(Error::Content(compiled.diagnostics.into_sorted()));
+    }
+    let staging = output::Staging::new(&dest)?;
+    let mut diagnostics = compiled.diagnostics.clone();
+    match pages::write_site(&compiled, &staging) {
+        Ok(more) => diagnostics.extend(more.into_sorted()),
+        Err(e) => {
+            staging.discard();
+            return Err(e);
+        }
+    }
+    if diagnostics.has_errors() {
+        staging.discard();
+        return Err(Error::Content(diagnostics.into_sorted()));
+    }
+    let files = staging.len();
+    let removed = staging.commit()?;
+    let links = compiled.graph.out.iter().map(Vec::len).sum();
+    Ok(BuildReport {
+        articles: compiled.site.articles.len(),
+        files,
+        removed,
+        links,
+        missing: compiled.graph.missing.len(),
+        diagnostics: diagnostics.into_sorted(),
+        dest,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Counts the links of a body that lead to titles nobody has written.
+pub fn missing_targets(body: &RenderedBody) -> impl Iterator<Item = &str> {
+    body.links.iter().filter_map(|l| match &l.target {
+        Target::Missing(title) => Some(title.as_str()),
+        _ => None,
+    })
+}

@@ -1,0 +1,110 @@
+//! The `folio` command line. Each subcommand turns its arguments into the library's options
+//! and calls one library function; nothing else lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Folio builds wiki-style reference sites from a folder of Markdown articles.
+#[derive(Parser)]
+#[command(name = "folio", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the site whose book.toml is in DIR into its build folder.
+    Build {
+        /// The site's folder (holding book.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Write the site here instead of book.toml's `build-dir`.
+        #[arg(long, short = 'd')]
+        dest_dir: Option<PathBuf>,
+        /// Treat broken links and links to missing articles as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check links and report wanted articles, orphans and dead ends; writes nothing.
+    Check {
+        /// The site's folder (holding book.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Treat broken links and links to missing articles as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build {
+            dir,
+            dest_dir,
+            strict,
+            quiet,
+        } => build(folio::BuildOptions {
+            root: dir,
+            dest_dir,
+            strict,
+        }, quiet),
+        Command::Check { dir, strict, format } => check(&dir, strict, format),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(options: folio::BuildOptions, quiet: bool) -> Result<ExitCode, folio::Error> {
+    let report = folio::build(&options)?;
+    for d in &report.diagnostics {
+        eprintln!("{d}");
+    }
+    if !quiet {
+        println!(
+            "Built {} articles: {} files written to {} ({} links, {} missing titles, {} warnings, {} stale files removed) in {:.0} ms",
+            report.articles,
+            report.files,
+            report.dest.display(),
+            report.links,
+            report.missing,
+            report.diagnostics.len(),
+            report.removed,
+            report.elapsed.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(dir: &std::path::Path, strict: bool, format: Format) -> Result<ExitCode, folio::Error> {
+    let report = folio::check::run(dir, strict)?;
+    match format {
+        Format::Text => print!("{}", folio::check::format_text(&report)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| folio::Error::Usage(e.to_string()))?
+        ),
+    }
+    let failed = report.diagnostics.iter().any(|d| d.is_error());
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

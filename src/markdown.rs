@@ -1,0 +1,697 @@
+//! Step 3b: Markdown -> HTML, as a chain of small adapters over pulldown-cmark's events.
+//!
+//! One pass over each body does everything that needs the Markdown: heading ids (from
+//! `{#id}` or a Unicode-aware slug, de-duplicated) with visible anchor links, wikilinks and
+//! links to other articles' source files resolved through the [`TitleIndex`], dangerous URLs
+//! disarmed, every link recorded for the graph, and the See also section taken out of the body
+//! so that the theme can render it with descriptions. It never looks at the HTML it produced.
+//!
+//! [`TitleIndex`]: crate::site::TitleIndex
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::html;
+use crate::site::{ArticleId, Resolution, Site, normalize_title};
+use crate::slug::{self, IdAllocator};
+
+/// Which Markdown the renderer accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// CommonMark with GFM tables, footnotes, strikethrough, task lists, heading attributes,
+    /// alerts and wikilinks: what articles are written in.
+    Folio,
+    /// Plain CommonMark, for conformance tests.
+    CommonMark,
+}
+
+impl Dialect {
+    fn options(self) -> Options {
+        match self {
+            Dialect::CommonMark => Options::empty(),
+            Dialect::Folio => {
+                Options::ENABLE_TABLES
+                    | Options::ENABLE_FOOTNOTES
+                    | Options::ENABLE_STRIKETHROUGH
+                    | Options::ENABLE_TASKLISTS
+                    | Options::ENABLE_HEADING_ATTRIBUTES
+                    | Options::ENABLE_GFM
+                    | Options::ENABLE_WIKILINKS
+            }
+        }
+    }
+}
+
+/// Where a link appears; the graph tells these apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    /// In the See also list.
+    SeeAlso,
+    /// In the body text.
+    Body,
+    /// In an infobox value.
+    Infobox,
+}
+
+/// What a link points at.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// An article.
+    Article(ArticleId),
+    /// A title several articles share (normalised form).
+    Ambiguous(String),
+    /// A title no article has, as the author wrote it.
+    Missing(String),
+}
+
+impl Target {
+    /// The output page (without `.html`) that the link leads to.
+    pub fn page_path(&self, site: &Site) -> String {
+        match self {
+            Target::Article(id) => site.articles[*id].page_path.clone(),
+            Target::Ambiguous(key) => format!("disambiguation/{}", slug::path_segment(key)),
+            Target::Missing(title) => missing_page_path(title),
+        }
+    }
+}
+
+/// The page for a title nobody has written yet.
+pub fn missing_page_path(title: &str) -> String {
+    format!("missing/{}", slug::path_segment(&normalize_title(title)))
+}
+
+/// One link found in an article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUse {
+    /// Where it goes.
+    pub target: Target,
+    /// The `#Section` part, as written.
+    pub anchor: Option<String>,
+    /// Byte offset in the article file.
+    pub offset: usize,
+    /// Where it stands.
+    pub kind: LinkKind,
+}
+
+/// A heading of the body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Heading {
+    /// 1 to 6.
+    pub level: u8,
+    /// The unique id on the page.
+    pub id: String,
+    /// Its text, without markup.
+    pub text: String,
+}
+
+/// One entry of the See also list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeeAlsoEntry {
+    /// Where it goes (a link inside the body of the entry or its bare title).
+    pub target: Target,
+    /// The `#Section` part, if any.
+    pub anchor: Option<String>,
+    /// The text to show.
+    pub text: String,
+}
+
+/// What rendering one body produced.
+#[derive(Debug, Default, Clone)]
+pub struct RenderedBody {
+    /// The body's HTML, without the See also section.
+    pub html: String,
+    /// Every heading, in order (the See also heading included).
+    pub headings: Vec<Heading>,
+    /// Every link to another article or title, in order.
+    pub links: Vec<LinkUse>,
+    /// The See also entries.
+    pub see_also: Vec<SeeAlsoEntry>,
+    /// Problems found: links to files that do not exist, links out of the site.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What a renderer needs to know about the page it renders for.
+pub struct PageContext<'a> {
+    /// The whole site (for resolving links).
+    pub site: &'a Site,
+    /// The article being rendered.
+    pub from: ArticleId,
+    /// Severity of broken links: warnings unless the build is strict.
+    pub broken_link_severity: Severity,
+}
+
+impl PageContext<'_> {
+    fn article(&self) -> &crate::article::Article {
+        &self.site.articles[self.from]
+    }
+
+    /// A relative URL from this page to `page_path` (+ `#fragment`).
+    pub fn href_to_page(&self, page_path: &str, fragment: Option<&str>) -> String {
+        let mut href = if page_path == self.article().page_path && fragment.is_some() {
+            String::new()
+        } else {
+            relative_page_url(&self.article().page_path, page_path)
+        };
+        if let Some(f) = fragment {
+            href.push('#');
+            href.push_str(&slug::heading_id(f));
+        }
+        href
+    }
+
+    fn report(&self, offset: usize, message: String) -> Diagnostic {
+        let a = self.article();
+        Diagnostic::at(&a.display_path, &a.text, offset, self.broken_link_severity, message)
+    }
+}
+
+/// The prefix that leads from a page back to the site root: `a/b` -> `../`.
+pub fn root_prefix(page_path: &str) -> String {
+    "../".repeat(page_path.matches('/').count())
+}
+
+/// A relative URL from page `from` to page `to` (both without `.html`).
+pub fn relative_page_url(from: &str, to: &str) -> String {
+    format!("{}{}.html", root_prefix(from), to)
+}
+
+/// Renders an article's body. `offset` is where the body starts in the article file.
+pub fn render_body(markdown: &str, offset: usize, cx: &PageContext<'_>, dialect: Dialect) -> RenderedBody {
+    let mut renderer = BodyRenderer::new(cx, offset, dialect);
+    let events: Vec<(Event<'_>, std::ops::Range<usize>)> =
+        Parser::new_ext(markdown, dialect.options()).into_offset_iter().collect();
+    renderer.reserve_explicit_ids(&events);
+    let mut out = Vec::with_capacity(events.len());
+    renderer.run(events, &mut out);
+    let mut result = renderer.result;
+    pulldown_cmark::html::push_html(&mut result.html, out.into_iter());
+    result
+}
+
+/// Renders a one-line value (an infobox field) as inline Markdown, without the paragraph.
+pub fn render_inline(text: &str, offset: usize, cx: &PageContext<'_>) -> (String, Vec<LinkUse>) {
+    let mut renderer = BodyRenderer::new(cx, offset, Dialect::Folio);
+    renderer.link_kind = LinkKind::Infobox;
+    let events: Vec<_> = Parser::new_ext(text, Dialect::Folio.options())
+        .into_offset_iter()
+        .filter(|(e, _)| !matches!(e, Event::Start(Tag::Paragraph) | Event::End(TagEnd::Paragraph)))
+        .collect();
+    let mut out = Vec::with_capacity(events.len());
+    renderer.run(events, &mut out);
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, out.into_iter());
+    (html.trim_end().to_string(), renderer.result.links)
+}
+
+struct BodyRenderer<'c, 's> {
+    cx: &'c PageContext<'s>,
+    offset: usize,
+    dialect: Dialect,
+    ids: IdAllocator,
+    link_kind: LinkKind,
+    /// For each open link: whether its start was written as `<a>` (and so needs `</a>`).
+    open_links: Vec<bool>,
+    result: RenderedBody,
+}
+
+type Spanned<'a> = (Event<'a>, std::ops::Range<usize>);
+
+impl<'c, 's> BodyRenderer<'c, 's> {
+    fn new(cx: &'c PageContext<'s>, offset: usize, dialect: Dialect) -> Self {
+        Self {
+            cx,
+            offset,
+            dialect,
+            ids: IdAllocator::default(),
+            link_kind: LinkKind::Body,
+            open_links: Vec::new(),
+            result: RenderedBody::default(),
+        }
+    }
+
+    /// Ids given with `{#id}` are the author's: generated ids step around them.
+    fn reserve_explicit_ids(&mut self, events: &[Spanned<'_>]) {
+        for (event, _) in events {
+            if let Event::Start(Tag::Heading { id: Some(id), .. }) = event {
+                self.ids.reserve(id);
+            }
+        }
+    }
+
+    fn run<'a>(&mut self, events: Vec<Spanned<'a>>, out: &mut Vec<Event<'a>>) {
+        let mut events = events.into_iter().peekable();
+        while let Some((event, range)) = events.next() {
+            match event {
+                Event::Start(Tag::Heading { level, id, classes, attrs }) => {
+                    let inner = take_until_end(&mut events, |e| matches!(e, Event::End(TagEnd::Heading(_))));
+                    let text = plain_text(&inner);
+                    if level == HeadingLevel::H2 && self.is_see_also(&text) {
+                        let id = self.ids.unique("see-also");
+                        self.result.headings.push(Heading { level: 2, id, text });
+                        let section = take_section(&mut events);
+                        self.see_also(section);
+                        continue;
+                    }
+                    let heading = HeadingStart { level, id, classes, attrs };
+                    self.heading(heading, text, inner, out);
+                }
+                Event::Start(Tag::Link { link_type, dest_url, title, .. }) => {
+                    let start = self.link_start(link_type, &dest_url, &title, range.start);
+                    self.open_links.push(start.is_some());
+                    if let Some(html) = start {
+                        out.push(Event::InlineHtml(html.into()));
+                    }
+                }
+                Event::End(TagEnd::Link) => {
+                    if self.open_links.pop().unwrap_or(false) {
+                        out.push(Event::InlineHtml("</a>".into()));
+                    }
+                }
+                Event::Start(Tag::Image { link_type, dest_url, title, id }) if html::is_dangerous_url(&dest_url) => {
+                    out.push(Event::Start(Tag::Image { link_type, dest_url: "".into(), title, id }));
+                }
+                other => out.push(other),
+            }
+        }
+    }
+
+    fn is_see_also(&self, text: &str) -> bool {
+        self.dialect == Dialect::Folio
+            && text.trim().eq_ignore_ascii_case(&self.cx.site.config.build.see_also_heading)
+    }
+
+    fn heading<'a>(&mut self, h: HeadingStart<'a>, text: String, inner: Vec<Spanned<'a>>, out: &mut Vec<Event<'a>>) {
+        let id = match &h.id {
+            Some(id) => id.to_string(),
+            None => self.ids.unique(&slug::heading_id(&text)),
+        };
+        let level = h.level as u8;
+        let mut open = format!("<h{level} id=\"{}\"", html::escape(&id));
+        if !h.classes.is_empty() {
+            let classes: Vec<&str> = h.classes.iter().map(|c| c.as_ref()).collect();
+            open.push_str(&format!(" class=\"{}\"", html::escape(&classes.join(" "))));
+        }
+        for (name, value) in &h.attrs {
+            open.push_str(&format!(" {}", html::escape(name)));
+            if let Some(v) = value {
+                open.push_str(&format!("=\"{}\"", html::escape(v)));
+            }
+        }
+        open.push('>');
+        out.push(Event::Html(open.into()));
+        self.run(inner, out);
+        out.push(Event::Html(
+            format!(
+                "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section: {label}\">#</a></h{level}>\n",
+                id = html::escape(&id),
+                label = html::escape(&text),
+            )
+            .into(),
+        ));
+        self.result.headings.push(Heading { level, id, text });
+    }
+
+    /// The opening `<a>` for a link, or `None` when the link must not be live.
+    fn link_start(&mut self, link_type: LinkType, dest: &str, title: &str, at: usize) -> Option<String> {
+        let offset = self.offset + at;
+        let href = match link_type {
+            LinkType::WikiLink { .. } => self.wikilink_href(dest, offset),
+            _ => self.markdown_href(dest, offset)?,
+        };
+        let mut a = String::from("<a href=\"");
+        html::push_escaped(&mut a, &href.url);
+        a.push('"');
+        if let Some(class) = href.class {
+            a.push_str(&format!(" class=\"{class}\""));
+        }
+        match (href.tooltip, title.is_empty()) {
+            (Some(t), _) => a.push_str(&format!(" title=\"{}\"", html::escape(&t))),
+            (None, false) => a.push_str(&format!(" title=\"{}\"", html::escape(title))),
+            (None, true) => {}
+        }
+        a.push('>');
+        Some(a)
+    }
+
+    fn wikilink_href(&mut self, dest: &str, offset: usize) -> Href {
+        let (title, anchor) = split_anchor(dest);
+        if title.trim().is_empty() {
+            return Href::plain(self.cx.href_to_page(&self.cx.article().page_path, anchor.or(Some(""))));
+        }
+        let target = self.resolve_title(title);
+        self.link_to(target, anchor, offset)
+    }
+
+    fn resolve_title(&self, title: &str) -> Target {
+        match self.cx.site.index.resolve(title) {
+            Resolution::Article(id) => Target::Article(id),
+            Resolution::Ambiguous(_) => Target::Ambiguous(normalize_title(title)),
+            Resolution::Missing => Target::Missing(title.trim().to_string()),
+        }
+    }
+
+    fn link_to(&mut self, target: Target, anchor: Option<&str>, offset: usize) -> Href {
+        let page = target.page_path(self.cx.site);
+        let (class, tooltip) = match &target {
+            Target::Article(_) => (None, None),
+            Target::Ambiguous(_) => (Some("ambiguous"), Some("several articles have this title".to_string())),
+            Target::Missing(_) => (Some("new"), Some("not written yet".to_string())),
+        };
+        let fragment = if matches!(target, Target::Article(_)) { anchor } else { None };
+        let url = self.cx.href_to_page(&page, fragment);
+        self.result.links.push(LinkUse {
+            target,
+            anchor: anchor.map(str::to_string),
+            offset,
+            kind: self.link_kind,
+        });
+        Href { url, class, tooltip }
+    }
+
+    /// An ordinary Markdown link: to another article's `.md` file, within the page, or elsewhere.
+    fn markdown_href(&mut self, dest: &str, offset: usize) -> Option<Href> {
+        if html::is_dangerous_url(dest) {
+            return None;
+        }
+        if let Some(anchor) = dest.strip_prefix('#') {
+            let target = Target::Article(self.cx.from);
+            self.result.links.push(LinkUse {
+                target,
+                anchor: Some(anchor.to_string()),
+                offset,
+                kind: self.link_kind,
+            });
+            return Some(Href::plain(dest.to_string()));
+        }
+        if has_scheme(dest) || dest.starts_with("//") || dest.starts_with('/') {
+            return Some(Href::plain(dest.to_string()));
+        }
+        let (path, anchor) = split_anchor(dest);
+        if !path.ends_with(".md") {
+            return Some(Href::plain(dest.to_string()));
+        }
+        let Some(rel) = join_relative(&self.cx.article().rel_path, path) else {
+            let d = self.cx.report(offset, format!("link to `{path}` leads out of the content folder"));
+            self.result.diagnostics.push(d);
+            return Some(Href::plain(dest.to_string()));
+        };
+        match self.cx.site.index.by_source_path(&rel) {
+            Some(id) => Some(self.link_to(Target::Article(id), anchor, offset)),
+            None => {
+                let d = self.cx.report(offset, format!("link to `{path}`: no such article file ({rel})"));
+                self.result.diagnostics.push(d);
+                Some(Href { url: dest.to_string(), class: Some("broken"), tooltip: Some("broken link".into()) })
+            }
+        }
+    }
+
+    /// Turns the See also section's list into entries; anything else in it is dropped with a
+    /// warning, since the theme renders the section itself.
+    fn see_also(&mut self, section: Vec<Spanned<'_>>) {
+        let previous = std::mem::replace(&mut self.link_kind, LinkKind::SeeAlso);
+        let mut depth = 0usize;
+        let mut item: Vec<Spanned<'_>> = Vec::new();
+        for (event, range) in section {
+            match &event {
+                Event::Start(Tag::Item) => {
+                    depth += 1;
+                    if depth == 1 {
+                        item.clear();
+                        continue;
+                    }
+                }
+                Event::End(TagEnd::Item) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let entry = std::mem::take(&mut item);
+                        self.see_also_entry(entry);
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            if depth > 0 {
+                item.push((event, range));
+            }
+        }
+        self.link_kind = previous;
+    }
+
+    fn see_also_entry(&mut self, item: Vec<Spanned<'_>>) {
+        let Some(start) = item.first().map(|(_, r)| self.offset + r.start) else {
+            return;
+        };
+        let text = plain_text(&item).trim().to_string();
+        let link = item.iter().find_map(|(e, r)| match e {
+            Event::Start(Tag::Link { link_type, dest_url, .. }) => Some((*link_type, dest_url.clone(), r.start)),
+            _ => None,
+        });
+        let before = self.result.links.len();
+        match link {
+            Some((LinkType::WikiLink { .. }, dest, at)) => {
+                self.wikilink_href(&dest, self.offset + at);
+            }
+            Some((_, dest, at)) => {
+                self.markdown_href(&dest, self.offset + at);
+            }
+            None if !text.is_empty() => {
+                let target = self.resolve_title(&text);
+                self.link_to(target, None, start);
+            }
+            None => {}
+        }
+        if let Some(link) = self.result.links.get(before) {
+            let link_text = item_link_text(&item).unwrap_or(text);
+            self.result.see_also.push(SeeAlsoEntry {
+                target: link.target.clone(),
+                anchor: link.anchor.clone(),
+                text: link_text,
+            });
+        }
+    }
+}
+
+struct HeadingStart<'a> {
+    level: HeadingLevel,
+    id: Option<CowStr<'a>>,
+    classes: Vec<CowStr<'a>>,
+    attrs: Vec<(CowStr<'a>, Option<CowStr<'a>>)>,
+}
+
+struct Href {
+    url: String,
+    class: Option<&'static str>,
+    tooltip: Option<String>,
+}
+
+impl Href {
+    fn plain(url: String) -> Self {
+        Href { url, class: None, tooltip: None }
+    }
+}
+
+/// Takes events up to and including the one `is_end` accepts; returns those before it.
+fn take_until_end<'a>(
+    events: &mut impl Iterator<Item = Spanned<'a>>,
+    is_end: impl Fn(&Event<'_>) -> bool,
+) -> Vec<Spanned<'a>> {
+    let mut inner = Vec::new();
+    for (event, range) in events.by_ref() {
+        if is_end(&event) {
+            break;
+        }
+        inner.push((event, range));
+    }
+    inner
+}
+
+/// Takes the events of a section: up to the next heading of level 1 or 2.
+fn take_section<'a>(
+    events: &mut std::iter::Peekable<impl Iterator<Item = Spanned<'a>>>,
+) -> Vec<Spanned<'a>> {
+    let mut section = Vec::new();
+    while let Some((event, _)) = events.peek() {
+        if let Event::Start(Tag::Heading { level: HeadingLevel::H1 | HeadingLevel::H2, .. }) = event {
+            break;
+        }
+        if let Some(next) = events.next() {
+            section.push(next);
+        }
+    }
+    section
+}
+
+/// The text of some events, without markup.
+fn plain_text(events: &[Spanned<'_>]) -> String {
+    let mut text = String::new();
+    for (event, _) in events {
+        match event {
+            Event::Text(t) | Event::Code(t) | Event::InlineMath(t) => text.push_str(t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// The text inside the first link of a list item.
+fn item_link_text(item: &[Spanned<'_>]) -> Option<String> {
+    let start = item.iter().position(|(e, _)| matches!(e, Event::Start(Tag::Link { .. })))?;
+    let end = item[start..].iter().position(|(e, _)| matches!(e, Event::End(TagEnd::Link)))? + start;
+    Some(plain_text(&item[start + 1..end]).trim().to_string())
+}
+
+/// `Title#Section` -> (`Title`, `Some("Section")`).
+fn split_anchor(dest: &str) -> (&str, Option<&str>) {
+    match dest.split_once('#') {
+        Some((title, anchor)) => (title, Some(anchor)),
+        None => (dest, None),
+    }
+}
+
+fn has_scheme(url: &str) -> bool {
+    match url.split_once(':') {
+        Some((scheme, _)) => {
+            !scheme.is_empty()
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        }
+        None => false,
+    }
+}
+
+/// Joins a relative link onto the folder of `from` (`a/b.md` + `../c.md` -> `c.md`); `None`
+/// when it climbs out of the content folder.
+pub fn join_relative(from: &str, link: &str) -> Option<String> {
+    let link = percent_decode(link);
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for part in link.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Decodes `%20`-style escapes, which GitHub-style relative links use for spaces.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(Ok(b)) = text.get(i + 1..i + 3).map(|hex| u8::from_str_radix(hex, 16)) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::Article;
+    use crate::config::Config;
+    use crate::source::Source;
+
+    fn site(files: &[(&str, &str)]) -> Site {
+        let articles = files
+            .iter()
+            .map(|(rel, text)| {
+                Article::parse(Source {
+                    rel_path: (*rel).into(),
+                    display_path: format!("content/{rel}").into(),
+                    text: (*text).into(),
+                })
+                .unwrap()
+            })
+            .collect();
+        Site::new(Config::default(), articles).0
+    }
+
+    fn render(site: &Site, id: ArticleId) -> RenderedBody {
+        let cx = PageContext { site, from: id, broken_link_severity: Severity::Warning };
+        let a = &site.articles[id];
+        render_body(a.body(), a.body_start, &cx, Dialect::Folio)
+    }
+
+    #[test]
+    fn headings_get_unique_ids_and_anchor_links() {
+        let s = site(&[("a.md", "## History\n\n## History\n\n## Own {#mine}\n")]);
+        let r = render(&s, 0);
+        let ids: Vec<&str> = r.headings.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["history", "history-1", "mine"]);
+        assert!(r.html.contains("<h2 id=\"history-1\">History<a class=\"anchor\" href=\"#history-1\""), "{}", r.html);
+    }
+
+    #[test]
+    fn wikilink_to_existing_article_is_relative_and_recorded() {
+        let s = site(&[("x/a.md", "See [[Beta#Early life|b]]."), ("b.md", "+++\ntitle = \"Beta\"\n+++\n")]);
+        let r = render(&s, 1);
+        assert!(r.html.contains("<a href=\"../b.html#early-life\">b</a>"), "{}", r.html);
+        assert_eq!(r.links[0].target, Target::Article(0));
+        assert_eq!(r.links[0].anchor.as_deref(), Some("Early life"));
+    }
+
+    #[test]
+    fn wikilink_to_missing_title_is_a_red_link() {
+        let s = site(&[("a.md", "[[No such page]]")]);
+        let r = render(&s, 0);
+        assert!(
+            r.html.contains("<a href=\"missing/no-such-page.html\" class=\"new\" title=\"not written yet\">No such page</a>"),
+            "{}",
+            r.html
+        );
+    }
+
+    #[test]
+    fn markdown_link_to_a_source_file_resolves_to_its_page() {
+        let s = site(&[("d/a.md", "[x](../b.md#history) [y](missing.md)"), ("b.md", "")]);
+        let r = render(&s, 1);
+        assert!(r.html.contains("<a href=\"../b.html#history\">x</a>"), "{}", r.html);
+        assert_eq!(r.diagnostics.len(), 1);
+        assert_eq!(
+            r.diagnostics[0].to_string(),
+            "content/d/a.md:1:22: warning: link to `missing.md`: no such article file (d/missing.md)"
+        );
+    }
+
+    #[test]
+    fn javascript_links_are_not_live() {
+        let s = site(&[("a.md", "[click](javascript:alert(1)) ![i](data:text/html,x)")]);
+        let r = render(&s, 0);
+        assert!(!r.html.contains("javascript:"), "{}", r.html);
+        assert!(!r.html.contains("data:"), "{}", r.html);
+    }
+
+    #[test]
+    fn see_also_is_taken_out_of_the_body_with_bare_titles_resolved() {
+        let s = site(&[
+            ("a.md", "Text.\n\n## See also\n- Beta\n- [[Gamma]]\n- [Beta again](b.md)\n"),
+            ("b.md", "+++\ntitle = \"Beta\"\n+++\n"),
+        ]);
+        let r = render(&s, 0);
+        assert!(!r.html.contains("See also"), "{}", r.html);
+        let targets: Vec<&Target> = r.see_also.iter().map(|e| &e.target).collect();
+        assert_eq!(targets, [&Target::Article(1), &Target::Missing("Gamma".into()), &Target::Article(1)]);
+        assert!(r.links.iter().all(|l| l.kind == LinkKind::SeeAlso));
+    }
+
+    #[test]
+    fn relative_links_join_and_refuse_to_escape() {
+        assert_eq!(join_relative("a/b.md", "../c.md").as_deref(), Some("c.md"));
+        assert_eq!(join_relative("a/b.md", "./d%20e.md").as_deref(), Some("a/d e.md"));
+        assert_eq!(join_relative("a/b.md", "../../c.md"), None);
+    }
+}

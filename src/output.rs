@@ -1,0 +1,257 @@
+//! Step 6: write the site safely.
+//!
+//! Pages are rendered into a staging folder beside the output. Only when every page rendered
+//! are the files moved into the output, each by an atomic rename, so a reader (or a crash)
+//! sees either the old or the new version of each file, never half of one. A manifest records
+//! what Folio wrote; the next build removes only files of that manifest that it no longer
+//! produces, and never touches anything else in the output (`.git`, `CNAME`, files put there
+//! by hand). The output folder itself is checked first: Folio refuses to build into the site's
+//! sources or any folder that contains them.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::Error;
+
+/// The manifest of files Folio wrote in the output folder, one relative path per line.
+pub const MANIFEST: &str = ".folio-manifest";
+
+/// Where the sources live, for checking that an output folder stays clear of them.
+pub struct SourceDirs<'a> {
+    /// The site root (holds `book.toml`).
+    pub root: &'a Path,
+    /// Folders the build reads: content, templates, static.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Checks that `dest` is a safe place to write a site, returning its absolute form.
+pub fn check_dest(dest: &Path, sources: &SourceDirs<'_>) -> Result<PathBuf, Error> {
+    let dest_abs = absolute_resolved(dest)?;
+    let root = absolute_resolved(sources.root)?;
+    let refuse = |why: String| {
+        Err(Error::Usage(format!(
+            "refusing to build into {}: {why}; choose another folder with --dest-dir or `build-dir` in book.toml",
+            dest.display()
+        )))
+    };
+    if dest_abs == root {
+        return refuse("it is the site's own folder".into());
+    }
+    if root.starts_with(&dest_abs) {
+        return refuse("it contains the site's sources".into());
+    }
+    for input in &sources.inputs {
+        let input = absolute_resolved(input)?;
+        if dest_abs.starts_with(&input) {
+            return refuse(format!("it lies inside the source folder {}", input.display()));
+        }
+    }
+    if dest_abs.join(crate::config::CONFIG_FILE).exists() {
+        return refuse("it holds a book.toml, so it looks like a site's sources".into());
+    }
+    if dest_abs.join("content").is_dir() {
+        return refuse("it holds a content/ folder, so it looks like a site's sources".into());
+    }
+    Ok(dest_abs)
+}
+
+/// An absolute path with symbolic links resolved as far as the path exists.
+fn absolute_resolved(path: &Path) -> Result<PathBuf, Error> {
+    let abs = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    let mut existing = abs.clone();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return Ok(normalize(&out));
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => return Ok(normalize(&abs)),
+        }
+    }
+}
+
+/// Removes `.` and resolves `..` lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A folder that receives one build's files before they replace the output.
+pub struct Staging {
+    dir: PathBuf,
+    dest: PathBuf,
+    written: Mutex<BTreeSet<String>>,
+}
+
+impl Staging {
+    /// Creates a fresh staging folder beside `dest`.
+    pub fn new(dest: &Path) -> Result<Staging, Error> {
+        let name = dest.file_name().map_or_else(|| "site".into(), |n| n.to_string_lossy().into_owned());
+        let parent = dest.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let dir = parent.join(format!(".{name}.folio-staging-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Staging {
+            dir,
+            dest: dest.to_path_buf(),
+            written: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// Writes one output file (path relative to the output root, `/`-separated).
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?);
+        file.write_all(bytes).map_err(|e| Error::io(&path, e))?;
+        file.flush().map_err(|e| Error::io(&path, e))?;
+        self.written
+            .lock()
+            .map_err(|_| Error::Usage("a render thread failed".into()))?
+            .insert(rel.to_string());
+        Ok(())
+    }
+
+    /// How many files were written.
+    pub fn len(&self) -> usize {
+        self.written.lock().map_or(0, |w| w.len())
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Throws the staged files away (after a failed build): the output stays as it was.
+    pub fn discard(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Moves every staged file into the output and removes the files of the previous build
+    /// that this one no longer produces. Returns how many stale files were removed.
+    pub fn commit(self) -> Result<usize, Error> {
+        let written = self.written.into_inner().unwrap_or_default();
+        std::fs::create_dir_all(&self.dest).map_err(|e| Error::io(&self.dest, e))?;
+        let previous = read_manifest(&self.dest)?;
+        for rel in &written {
+            let from = self.dir.join(rel);
+            let to = self.dest.join(rel);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        let mut removed = 0;
+        for rel in previous.difference(&written) {
+            let path = self.dest.join(rel);
+            if path.is_file() {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                removed += 1;
+                remove_empty_parents(&self.dest, &path);
+            }
+        }
+        let manifest: String = written.iter().map(|p| format!("{p}\n")).collect();
+        let tmp = self.dir.join(MANIFEST);
+        std::fs::write(&tmp, manifest).map_err(|e| Error::io(&tmp, e))?;
+        let manifest_path = self.dest.join(MANIFEST);
+        std::fs::rename(&tmp, &manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(removed)
+    }
+}
+
+/// Reads the previous build's manifest. Lines that are not plain relative paths inside the
+/// output (absolute, `..`, empty) are refused: a tampered manifest must not make Folio delete
+/// anything outside the output.
+pub fn read_manifest(dest: &Path) -> Result<BTreeSet<String>, Error> {
+    let path = dest.join(MANIFEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let mut set = BTreeSet::new();
+    for (n, line) in text.lines().enumerate() {
+        if !is_plain_relative(line) {
+            return Err(Error::Usage(format!(
+                "{}:{}:1: the manifest names `{line}`, which is not a file inside the output; delete the manifest to start afresh",
+                path.display(),
+                n + 1
+            )));
+        }
+        set.insert(line.to_string());
+    }
+    Ok(set)
+}
+
+fn is_plain_relative(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.contains('\\')
+        && !rel.contains(':')
+        && !rel.contains('\0')
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+fn remove_empty_parents(dest: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == dest || !d.starts_with(dest) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_paths_must_stay_inside_the_output() {
+        assert!(is_plain_relative("a/b.html"));
+        assert!(!is_plain_relative("../x"));
+        assert!(!is_plain_relative("/etc/passwd"));
+        assert!(!is_plain_relative("a/../../x"));
+        assert!(!is_plain_relative("C:\\x"));
+        assert!(!is_plain_relative(""));
+    }
+
+    #[test]
+    fn build_dir_may_not_be_the_root_or_hold_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("site");
+        std::fs::create_dir_all(root.join("content")).unwrap();
+        let sources = SourceDirs { root: &root, inputs: vec![root.join("content")] };
+        assert!(check_dest(&root, &sources).is_err());
+        assert!(check_dest(tmp.path(), &sources).is_err());
+        assert!(check_dest(&root.join("content/out"), &sources).is_err());
+        assert!(check_dest(&root.join("book/../."), &sources).is_err());
+        assert!(check_dest(&root.join("book"), &sources).is_ok());
+    }
+}

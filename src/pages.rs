@@ -1,0 +1,487 @@
+//! Every page of a site, written into the staging folder.
+//!
+//! Articles render in parallel and stream to disk one by one (no page is kept once written).
+//! The generated pages follow: the home page's A–Z list, categories, pages for missing and
+//! shared titles, alias redirects, the graph page and `graph.json`, the 404 page, and what
+//! hosts want (`.nojekyll`, `sitemap.xml`, `robots.txt`, `CNAME`).
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::markdown::{LinkKind, Target, relative_page_url};
+use crate::output::Staging;
+use crate::render::{LinkView, Renderer, category_page_path};
+use crate::site::ArticleId;
+use crate::{CompiledSite, Error};
+
+/// Renders and writes every page; returns warnings found while rendering.
+pub fn write_site(compiled: &CompiledSite, staging: &Staging) -> Result<Diagnostics, Error> {
+    let renderer = Renderer {
+        site: &compiled.site,
+        theme: &compiled.theme,
+        graph: &compiled.graph,
+        bodies: &compiled.bodies,
+    };
+    let mut diagnostics = Diagnostics::default();
+    let results: Vec<Result<Vec<Diagnostic>, PageError>> = (0..compiled.site.articles.len())
+        .into_par_iter()
+        .filter(|&id| compiled.site.articles[id].page_path != "index")
+        .map(|id| {
+            let (html, warnings) = renderer.article(id).map_err(PageError::Render)?;
+            let path = format!("{}.html", compiled.site.articles[id].page_path);
+            staging.write(&path, html.as_bytes()).map_err(PageError::Io)?;
+            Ok(warnings)
+        })
+        .collect();
+    for r in results {
+        match r {
+            Ok(w) => diagnostics.extend(w),
+            Err(PageError::Render(d)) => diagnostics.push(d),
+            Err(PageError::Io(e)) => return Err(e),
+        }
+    }
+    if diagnostics.has_errors() {
+        return Ok(diagnostics);
+    }
+    let generated = [
+        index_page(&renderer),
+        category_pages(&renderer),
+        missing_pages(&renderer),
+        disambiguation_pages(&renderer),
+        redirect_pages(&renderer),
+        graph_page(&renderer),
+        not_found_page(&renderer),
+        search_page(&renderer),
+    ];
+    for pages in generated {
+        match pages {
+            Ok(pages) => {
+                for (path, html) in pages {
+                    staging.write(&path, html.as_bytes())?;
+                }
+            }
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    if diagnostics.has_errors() {
+        return Ok(diagnostics);
+    }
+    staging.write("graph.json", graph_json(compiled).as_bytes())?;
+    write_host_files(compiled, staging)?;
+    write_static(compiled, staging)?;
+    Ok(diagnostics)
+}
+
+enum PageError {
+    Render(Diagnostic),
+    Io(Error),
+}
+
+type Pages = Result<Vec<(String, String)>, Diagnostic>;
+
+/// The home page's view.
+#[derive(Serialize)]
+struct IndexView<'a> {
+    intro_html: &'a str,
+    letters: Vec<LetterView>,
+    categories: Vec<CategoryLink>,
+    article_count: usize,
+}
+
+#[derive(Serialize)]
+struct LetterView {
+    letter: String,
+    id: String,
+    articles: Vec<LinkView>,
+}
+
+#[derive(Serialize)]
+struct CategoryLink {
+    href: String,
+    name: String,
+    count: usize,
+}
+
+/// Sort key for A–Z lists: accents and case folded, then the exact title.
+pub fn sort_key(title: &str) -> (String, String) {
+    (deunicode::deunicode(title).to_lowercase(), title.to_string())
+}
+
+fn letter_of(title: &str) -> String {
+    let folded = deunicode::deunicode(title);
+    match folded.chars().find(|c| !c.is_whitespace()) {
+        Some(c) if c.is_ascii_alphabetic() => c.to_ascii_uppercase().to_string(),
+        Some(c) if c.is_ascii_digit() => "0–9".to_string(),
+        _ => "#".to_string(),
+    }
+}
+
+fn index_page(r: &Renderer<'_>) -> Pages {
+    let site = r.site;
+    let mut ids: Vec<ArticleId> = (0..site.articles.len()).filter(|&id| site.articles[id].page_path != "index").collect();
+    ids.sort_by_cached_key(|&id| sort_key(&site.articles[id].title));
+    let mut letters: Vec<LetterView> = Vec::new();
+    for id in ids {
+        let letter = letter_of(&site.articles[id].title);
+        if letters.last().is_none_or(|l| l.letter != letter) {
+            let anchor = if letter == "#" { "other".to_string() } else { format!("letter-{}", crate::slug::path_segment(&letter)) };
+            letters.push(LetterView { letter, id: anchor, articles: Vec::new() });
+        }
+        if let Some(group) = letters.last_mut() {
+            group.articles.push(r.link_view("index", &Target::Article(id), None, None));
+        }
+    }
+    let intro = site
+        .articles
+        .iter()
+        .position(|a| a.page_path == "index")
+        .map_or("", |id| r.bodies[id].html.as_str());
+    let view = IndexView {
+        intro_html: intro,
+        letters,
+        categories: categories(r)
+            .iter()
+            .map(|(name, ids)| CategoryLink {
+                href: relative_page_url("index", &category_page_path(name)),
+                name: name.clone(),
+                count: ids.len(),
+            })
+            .collect(),
+        article_count: site.articles.iter().filter(|a| a.page_path != "index").count(),
+    };
+    Ok(vec![("index.html".into(), r.page("index.html", "index", "index", view)?)])
+}
+
+/// Categories by name (the first spelling seen of each slug), with their articles A–Z.
+fn categories(r: &Renderer<'_>) -> BTreeMap<String, Vec<ArticleId>> {
+    let mut by_slug: BTreeMap<String, (String, Vec<ArticleId>)> = BTreeMap::new();
+    for (id, a) in r.site.articles.iter().enumerate() {
+        for c in &a.categories {
+            let entry = by_slug
+                .entry(category_page_path(c.get_ref()))
+                .or_insert_with(|| (c.get_ref().clone(), Vec::new()));
+            if entry.1.last() != Some(&id) {
+                entry.1.push(id);
+            }
+        }
+    }
+    by_slug
+        .into_values()
+        .map(|(name, mut ids)| {
+            ids.sort_by_cached_key(|&id| sort_key(&r.site.articles[id].title));
+            (name, ids)
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ListPageView {
+    title: String,
+    articles: Vec<LinkView>,
+    new_article_url: Option<String>,
+}
+
+fn category_pages(r: &Renderer<'_>) -> Pages {
+    categories(r)
+        .into_iter()
+        .map(|(name, ids)| {
+            let path = category_page_path(&name);
+            let view = ListPageView {
+                articles: ids.iter().map(|&id| r.link_view(&path, &Target::Article(id), None, None)).collect(),
+                title: name,
+                new_article_url: None,
+            };
+            Ok((format!("{path}.html"), r.page("category.html", "category", &path, view)?))
+        })
+        .collect()
+}
+
+fn missing_pages(r: &Renderer<'_>) -> Pages {
+    r.graph
+        .missing
+        .iter()
+        .map(|(path, missing)| {
+            let view = ListPageView {
+                title: missing.title().to_string(),
+                articles: missing
+                    .linked_from
+                    .iter()
+                    .map(|&id| r.link_view(path, &Target::Article(id), None, None))
+                    .collect(),
+                new_article_url: new_article_url(r, missing.title()),
+            };
+            Ok((format!("{path}.html"), r.page("missing.html", "missing", path, view)?))
+        })
+        .collect()
+}
+
+/// A link that opens the repository's new-file page with the article skeleton filled in.
+fn new_article_url(r: &Renderer<'_>, title: &str) -> Option<String> {
+    let repo = r.site.config.output.html.git_repository_url.as_ref()?;
+    let src = r.site.config.book.src.to_string_lossy().replace('\\', "/");
+    let file = format!("{}.md", crate::slug::path_segment(title));
+    let skeleton = format!(
+        "+++\ntitle = {}\ndescription = \"\"\ncategories = []\n\n[infobox]\n+++\n\n",
+        toml::Value::String(title.to_string())
+    );
+    Some(format!(
+        "{}/new/{}?filename={}&value={}",
+        repo.trim_end_matches('/'),
+        percent_encode(&format!("{}/{src}", r.site.config.output.html.git_branch)),
+        percent_encode(&file),
+        percent_encode(&skeleton)
+    ))
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn disambiguation_pages(r: &Renderer<'_>) -> Pages {
+    r.graph
+        .ambiguous
+        .iter()
+        .map(|(path, ambiguous)| {
+            let title = r.site.articles.get(ambiguous.candidates[0]).map_or_else(|| ambiguous.title.clone(), |a| a.title.clone());
+            let articles = ambiguous
+                .candidates
+                .iter()
+                .map(|&id| {
+                    let mut view = r.link_view(path, &Target::Article(id), None, None);
+                    view.text = format!("{} ({})", r.site.articles[id].title, r.site.articles[id].rel_path);
+                    view
+                })
+                .collect();
+            let view = ListPageView { title, articles, new_article_url: None };
+            Ok((format!("{path}.html"), r.page("disambiguation.html", "disambiguation", path, view)?))
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct RedirectView {
+    title: String,
+    href: String,
+    absolute: Option<String>,
+}
+
+fn redirect_pages(r: &Renderer<'_>) -> Pages {
+    let site = r.site;
+    let mut taken: std::collections::HashSet<&str> = site.articles.iter().map(|a| a.page_path.as_str()).collect();
+    let mut pages = Vec::new();
+    for (id, article) in site.articles.iter().enumerate() {
+        for alias in &article.aliases {
+            let path = site.alias_page_path(id, alias.get_ref());
+            if taken.contains(path.as_str()) || crate::site::RESERVED_PAGES.contains(&path.as_str()) {
+                continue;
+            }
+            let view = RedirectView {
+                title: article.title.clone(),
+                href: relative_page_url(&path, &article.page_path),
+                absolute: site.config.output.html.site_url.as_ref().map(|u| format!("{u}{}.html", article.page_path)),
+            };
+            pages.push((format!("{path}.html"), r.page("redirect.html", "redirect", &path, view)?));
+            taken.insert(article.page_path.as_str());
+        }
+    }
+    Ok(pages)
+}
+
+#[derive(Serialize)]
+struct GraphView {
+    svg: String,
+    shown: usize,
+    total: usize,
+    missing: usize,
+    groups: Vec<GroupView>,
+    wanted: Vec<LinkView>,
+}
+
+#[derive(Serialize)]
+struct GroupView {
+    name: String,
+    articles: Vec<LinkView>,
+}
+
+fn graph_page(r: &Renderer<'_>) -> Pages {
+    let drawing = crate::diagram::site_graph(r.site, r.graph, "graph");
+    let view = GraphView {
+        svg: drawing.svg,
+        shown: drawing.shown,
+        total: r.site.articles.len(),
+        missing: r.graph.missing.len(),
+        groups: drawing
+            .groups
+            .iter()
+            .map(|(name, ids)| GroupView {
+                name: name.clone(),
+                articles: ids.iter().map(|&id| r.link_view("graph", &Target::Article(id), None, None)).collect(),
+            })
+            .collect(),
+        wanted: r
+            .graph
+            .wanted()
+            .into_iter()
+            .take(50)
+            .map(|(path, m)| LinkView {
+                href: relative_page_url("graph", path),
+                text: format!("{} ({})", m.title(), m.linked_from.len()),
+                description: String::new(),
+                class: "new",
+            })
+            .collect(),
+    };
+    Ok(vec![("graph.html".into(), r.page("graph.html", "graph", "graph", view)?)])
+}
+
+#[derive(Serialize)]
+struct NotFoundView {
+    base: String,
+}
+
+/// The 404 page is served at any depth, so its links are absolute from `site-url` when that
+/// is set (and from the host's root otherwise).
+fn not_found_page(r: &Renderer<'_>) -> Pages {
+    let base = r.site.config.base_path();
+    let view = NotFoundView { base: base.clone() };
+    let base = if r.site.config.output.html.site_url.is_some() { base } else { "/".to_string() };
+    let html = r.page_at_root("404.html", "404", "404", base, view)?;
+    Ok(vec![("404.html".into(), html)])
+}
+
+/// The view of pages that show only what every page has.
+#[derive(Serialize)]
+struct NoData {}
+
+fn search_page(r: &Renderer<'_>) -> Pages {
+    Ok(vec![("search.html".into(), r.page("search.html", "search", "search", NoData {})?)])
+}
+
+#[derive(Serialize)]
+struct GraphJson<'a> {
+    articles: Vec<GraphArticle<'a>>,
+    missing: Vec<GraphMissing<'a>>,
+    edges: Vec<GraphEdge>,
+}
+
+#[derive(Serialize)]
+struct GraphArticle<'a> {
+    slug: &'a str,
+    title: &'a str,
+    url: String,
+    description: &'a str,
+    categories: Vec<&'a str>,
+    infobox_template: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct GraphMissing<'a> {
+    slug: &'a str,
+    title: &'a str,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct GraphEdge {
+    from: String,
+    to: String,
+    kind: LinkKind,
+}
+
+/// The whole graph for other tools; its schema is documented in the README.
+pub fn graph_json(compiled: &CompiledSite) -> String {
+    let site = &compiled.site;
+    let graph = &compiled.graph;
+    let articles = site
+        .articles
+        .iter()
+        .map(|a| GraphArticle {
+            slug: &a.page_path,
+            title: &a.title,
+            url: format!("{}.html", a.page_path),
+            description: &a.description,
+            categories: a.categories.iter().map(|c| c.get_ref().as_str()).collect(),
+            infobox_template: a.infobox.as_ref().and_then(|i| i.template.as_deref()),
+        })
+        .collect();
+    let missing = graph
+        .missing
+        .iter()
+        .map(|(path, m)| GraphMissing {
+            slug: path,
+            title: m.title(),
+            url: format!("{path}.html"),
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for (from, out) in graph.out.iter().enumerate() {
+        for e in out {
+            if e.to == Target::Article(from) {
+                continue;
+            }
+            edges.push(GraphEdge {
+                from: site.articles[from].page_path.clone(),
+                to: e.to.page_path(site),
+                kind: e.kind,
+            });
+        }
+    }
+    let mut json = serde_json::to_string_pretty(&GraphJson { articles, missing, edges }).unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+fn write_host_files(compiled: &CompiledSite, staging: &Staging) -> Result<(), Error> {
+    let html = &compiled.site.config.output.html;
+    staging.write(".nojekyll", b"")?;
+    if let Some(cname) = &html.cname {
+        staging.write("CNAME", format!("{}\n", cname.trim()).as_bytes())?;
+    }
+    if let Some(url) = &html.site_url {
+        staging.write("robots.txt", format!("User-agent: *\nAllow: /\nSitemap: {url}sitemap.xml\n").as_bytes())?;
+        staging.write("sitemap.xml", sitemap(compiled, url).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn sitemap(compiled: &CompiledSite, url: &str) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    xml.push_str(&format!("<url><loc>{}</loc></url>\n", crate::html::escape(url)));
+    for a in &compiled.site.articles {
+        if a.page_path == "index" {
+            continue;
+        }
+        xml.push_str(&format!("<url><loc>{}{}.html</loc>", crate::html::escape(url), a.page_path));
+        if let Some(updated) = &a.updated {
+            xml.push_str(&format!("<lastmod>{}</lastmod>", crate::html::escape(updated)));
+        }
+        xml.push_str("</url>\n");
+    }
+    xml.push_str("</urlset>\n");
+    xml
+}
+
+fn write_static(compiled: &CompiledSite, staging: &Staging) -> Result<(), Error> {
+    for (path, file) in &compiled.theme.static_files {
+        match file {
+            crate::theme::StaticFile::Embedded(text) => staging.write(path, text.as_bytes())?,
+            crate::theme::StaticFile::Site(source) => {
+                let bytes = std::fs::read(source).map_err(|e| Error::io(source, e))?;
+                staging.write(path, &bytes)?;
+            }
+        }
+    }
+    Ok(())
+}

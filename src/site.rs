@@ -1,0 +1,273 @@
+//! The set of articles and the index that links resolve against.
+//!
+//! [`Site::new`] takes every parsed article and checks what only the whole set can show:
+//! two articles writing the same page, an alias that is another article's title, a page that
+//! would overwrite one Folio generates. [`TitleIndex`] answers "which article does this link
+//! mean?" with the matching rules of the links: case, Unicode form, `_` for space, runs of
+//! white space and the dashes `-`, `‐`, `–`, `—` do not matter.
+
+use std::collections::HashMap;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::article::Article;
+use crate::config::Config;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::slug;
+
+/// An article's position in [`Site::articles`].
+pub type ArticleId = usize;
+
+/// Output paths (without `.html`) and folders that Folio writes itself.
+pub const RESERVED_PAGES: &[&str] = &["index", "404", "search", "graph", "categories"];
+/// Folders of generated pages.
+pub const RESERVED_DIRS: &[&str] = &["missing", "category", "disambiguation", "assets"];
+
+/// Every article, and how to find one by title, alias or path.
+#[derive(Debug)]
+pub struct Site {
+    /// The site's configuration.
+    pub config: Config,
+    /// Sorted by source path.
+    pub articles: Vec<Article>,
+    /// Title, alias and path lookup.
+    pub index: TitleIndex,
+}
+
+/// What a link to a title means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Exactly one article.
+    Article(ArticleId),
+    /// Several articles share this title: the link goes to a disambiguation page.
+    Ambiguous(Vec<ArticleId>),
+    /// No article has this title (yet).
+    Missing,
+}
+
+/// Lookup tables from normalised titles and source paths to articles.
+#[derive(Debug, Default)]
+pub struct TitleIndex {
+    titles: HashMap<String, Vec<ArticleId>>,
+    aliases: HashMap<String, ArticleId>,
+    paths: HashMap<String, ArticleId>,
+}
+
+impl TitleIndex {
+    /// What `[[target]]` means: a title or alias first, then a source path without `.md`.
+    pub fn resolve(&self, target: &str) -> Resolution {
+        let key = normalize_title(target);
+        if let Some(ids) = self.titles.get(&key) {
+            return match ids.as_slice() {
+                [one] => Resolution::Article(*one),
+                many => Resolution::Ambiguous(many.to_vec()),
+            };
+        }
+        if let Some(&id) = self.aliases.get(&key) {
+            return Resolution::Article(id);
+        }
+        let path = target.trim().trim_start_matches('/');
+        let path = path.strip_suffix(".md").unwrap_or(path);
+        match self.paths.get(path) {
+            Some(&id) => Resolution::Article(id),
+            None => Resolution::Missing,
+        }
+    }
+
+    /// The article whose source file is `rel_path` (`a/b.md`).
+    pub fn by_source_path(&self, rel_path: &str) -> Option<ArticleId> {
+        self.paths.get(rel_path.strip_suffix(".md").unwrap_or(rel_path)).copied()
+    }
+}
+
+/// The form in which titles are compared: NFC, lowercase, `_` as space, one space for any run
+/// of white space, one `-` for any of the dashes `-`, `‐`, `–`, `—`.
+pub fn normalize_title(title: &str) -> String {
+    let mut out = String::with_capacity(title.len());
+    let mut pending_space = false;
+    for c in title.nfc() {
+        let c = match c {
+            '_' => ' ',
+            '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => '-',
+            c => c,
+        };
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+impl Site {
+    /// Indexes the articles and checks what only the whole set can show.
+    pub fn new(config: Config, articles: Vec<Article>) -> (Site, Diagnostics) {
+        let mut diagnostics = Diagnostics::default();
+        let mut index = TitleIndex::default();
+        let mut pages: HashMap<&str, ArticleId> = HashMap::new();
+        for (id, article) in articles.iter().enumerate() {
+            index.titles.entry(normalize_title(&article.title)).or_default().push(id);
+            index.paths.insert(article.rel_path.trim_end_matches(".md").to_string(), id);
+            if let Some(&other) = pages.get(article.page_path.as_str()) {
+                diagnostics.push(Diagnostic::error_in_file(
+                    &article.display_path,
+                    format!(
+                        "writes the same page `{}.html` as {}; rename one of the files",
+                        article.page_path,
+                        articles[other].display_path.display()
+                    ),
+                ));
+            } else {
+                pages.insert(&article.page_path, id);
+            }
+            if let Some(reason) = reserved_reason(&article.page_path) {
+                diagnostics.push(Diagnostic::error_in_file(&article.display_path, reason));
+            }
+        }
+        for (id, article) in articles.iter().enumerate() {
+            for alias in &article.aliases {
+                let key = normalize_title(alias.get_ref());
+                let at = alias.span().start;
+                if let Some(owners) = index.titles.get(&key) {
+                    if owners != &[id] {
+                        let other = owners.iter().find(|&&o| o != id).copied().unwrap_or(id);
+                        diagnostics.push(Diagnostic::error_at(
+                            &article.display_path,
+                            &article.text,
+                            at,
+                            format!(
+                                "alias `{}` is the title of {}; remove the alias or rename one article",
+                                alias.get_ref(),
+                                articles[other].display_path.display()
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+                match index.aliases.get(&key) {
+                    Some(&other) if other != id => diagnostics.push(Diagnostic::error_at(
+                        &article.display_path,
+                        &article.text,
+                        at,
+                        format!(
+                            "alias `{}` is also an alias of {}; an alias must lead to one article",
+                            alias.get_ref(),
+                            articles[other].display_path.display()
+                        ),
+                    )),
+                    _ => {
+                        index.aliases.insert(key, id);
+                    }
+                }
+            }
+        }
+        (
+            Site {
+                config,
+                articles,
+                index,
+            },
+            diagnostics,
+        )
+    }
+
+    /// The page path of an alias's redirect: beside the article, named after the alias.
+    pub fn alias_page_path(&self, id: ArticleId, alias: &str) -> String {
+        let article = &self.articles[id];
+        match article.page_path.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{}", slug::path_segment(alias)),
+            None => slug::path_segment(alias),
+        }
+    }
+}
+
+/// Why an article may not write `page_path`, if it may not.
+fn reserved_reason(page_path: &str) -> Option<String> {
+    if RESERVED_PAGES.contains(&page_path) && page_path != "index" {
+        return Some(format!(
+            "writes `{page_path}.html`, which Folio generates itself; rename the file"
+        ));
+    }
+    let first = page_path.split('/').next().unwrap_or("");
+    if page_path.contains('/') && RESERVED_DIRS.contains(&first) {
+        return Some(format!(
+            "lies in `{first}/`, where Folio writes generated pages; move the file to another folder"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+
+    fn article(rel: &str, front: &str) -> Article {
+        Article::parse(Source {
+            rel_path: rel.into(),
+            display_path: format!("content/{rel}").into(),
+            text: format!("+++\n{front}\n+++\n"),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn titles_match_ignoring_case_dashes_underscores_and_spacing() {
+        assert_eq!(normalize_title("Israel–Kosovo  relations"), "israel-kosovo relations");
+        assert_eq!(normalize_title("israel-kosovo_relations"), "israel-kosovo relations");
+        assert_eq!(normalize_title(" Israel — Kosovo "), "israel - kosovo");
+        assert_eq!(normalize_title("Dac\u{30c}ic\u{301}"), normalize_title("Dačić"));
+    }
+
+    #[test]
+    fn a_link_resolves_by_title_then_alias_then_path() {
+        let (site, d) = Site::new(
+            Config::default(),
+            vec![
+                article("dom/node/length.md", "title = \"length\""),
+                article("a.md", "title = \"Alpha\"\naliases = [\"First letter\"]"),
+            ],
+        );
+        assert!(!d.has_errors());
+        assert_eq!(site.index.resolve("ALPHA"), Resolution::Article(1));
+        assert_eq!(site.index.resolve("first_letter"), Resolution::Article(1));
+        assert_eq!(site.index.resolve("dom/node/length"), Resolution::Article(0));
+        assert_eq!(site.index.resolve("Beta"), Resolution::Missing);
+    }
+
+    #[test]
+    fn shared_titles_are_ambiguous() {
+        let (site, _) = Site::new(
+            Config::default(),
+            vec![article("a/length.md", "title = \"length\""), article("b/length.md", "title = \"Length\"")],
+        );
+        assert_eq!(site.index.resolve("length"), Resolution::Ambiguous(vec![0, 1]));
+    }
+
+    #[test]
+    fn alias_equal_to_another_title_is_an_error_naming_both_files() {
+        let (_, d) = Site::new(
+            Config::default(),
+            vec![article("a.md", "title = \"A\"\naliases = [\"B\"]"), article("b.md", "title = \"B\"")],
+        );
+        let messages: Vec<String> = d.into_sorted().iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            messages,
+            ["content/a.md:3:12: error: alias `B` is the title of content/b.md; remove the alias or rename one article"]
+        );
+    }
+
+    #[test]
+    fn two_files_writing_one_page_are_an_error() {
+        let (_, d) = Site::new(
+            Config::default(),
+            vec![article("a b.md", "title = \"X\""), article("a-b.md", "title = \"Y\"")],
+        );
+        assert!(d.has_errors());
+    }
+}

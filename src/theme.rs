@@ -1,0 +1,180 @@
+//! The theme: Tera templates and static assets, the defaults embedded in the binary and any
+//! file a site puts at the same path under its own `templates/` or `static/` taking precedence.
+//!
+//! Loading compiles every template once; a syntax error is a diagnostic at the template file's
+//! line and column. This module knows nothing of articles.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+use crate::diagnostic::Diagnostic;
+
+macro_rules! embed {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)))),*]
+    };
+}
+
+/// The default theme's templates, by name (path under `templates/`).
+const DEFAULT_TEMPLATES: &[(&str, &str)] = embed![
+    "templates/base.html",
+    "templates/article.html",
+    "templates/index.html",
+    "templates/missing.html",
+    "templates/disambiguation.html",
+    "templates/category.html",
+    "templates/graph.html",
+    "templates/redirect.html",
+    "templates/404.html",
+    "templates/search.html",
+    "templates/infobox/generic.html",
+    "templates/infobox/bilateral-relations.html",
+];
+
+/// The default theme's static files.
+const DEFAULT_STATIC: &[(&str, &str)] = embed!["static/folio.css", "static/folio.js"];
+
+/// Compiled templates and the static files to copy.
+pub struct Theme {
+    /// The compiled templates.
+    pub tera: tera::Tera,
+    /// Where each template came from (for diagnostics).
+    template_paths: BTreeMap<String, PathBuf>,
+    /// Static files: output path -> contents.
+    pub static_files: BTreeMap<String, StaticFile>,
+}
+
+/// What every template knows of the site.
+#[derive(serde::Serialize)]
+struct SiteView<'a> {
+    title: &'a str,
+    description: &'a str,
+    language: &'a str,
+    authors: &'a [String],
+    base_path: String,
+    url: Option<&'a str>,
+}
+
+/// A static file: embedded text or a file of the site's.
+pub enum StaticFile {
+    /// Part of the default theme.
+    Embedded(&'static str),
+    /// A site's own file, copied as it is.
+    Site(PathBuf),
+}
+
+impl Theme {
+    /// Loads the default theme with the overrides of the site at `root`.
+    pub fn load(root: &Path) -> Result<Theme, Error> {
+        let mut sources: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
+        for (path, text) in DEFAULT_TEMPLATES {
+            let name = path.trim_start_matches("templates/");
+            sources.insert(name.to_string(), (PathBuf::from(format!("(default theme)/{path}")), (*text).to_string()));
+        }
+        let site_templates = root.join("templates");
+        for (name, path) in files_under(&site_templates)? {
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let shown = Path::new("templates").join(&name);
+            let text = crate::source::decode(&shown, bytes).map_err(|d| Error::Content(vec![d]))?;
+            sources.insert(name, (shown, text));
+        }
+        let mut tera = tera::Tera::new();
+        tera.autoescape_on([".html", ".xml", ".svg"]);
+        let template_paths: BTreeMap<String, PathBuf> =
+            sources.iter().map(|(name, (path, _))| (name.clone(), path.clone())).collect();
+        tera.add_raw_templates(sources.iter().map(|(name, (_, text))| (name.as_str(), text.as_str())))
+            .map_err(|e| Error::Content(vec![tera_diagnostic(&e, &template_paths)]))?;
+        let mut static_files = BTreeMap::new();
+        for (path, text) in DEFAULT_STATIC {
+            static_files.insert(path.trim_start_matches("static/").to_string(), StaticFile::Embedded(text));
+        }
+        for (name, path) in files_under(&root.join("static"))? {
+            static_files.insert(name, StaticFile::Site(path));
+        }
+        Ok(Theme {
+            tera,
+            template_paths,
+            static_files,
+        })
+    }
+
+    /// Makes `site` (title, description, language, authors, base path) available to every template.
+    pub fn set_site(&mut self, config: &crate::config::Config) {
+        let site = SiteView {
+            title: &config.book.title,
+            description: &config.book.description,
+            language: &config.book.language,
+            authors: &config.book.authors,
+            base_path: config.base_path(),
+            url: config.output.html.site_url.as_deref(),
+        };
+        self.tera.global_context().insert("site", &site);
+    }
+
+    /// Whether the theme has a template of this name.
+    pub fn has_template(&self, name: &str) -> bool {
+        self.tera.contains_template(name)
+    }
+
+    /// Renders a template, turning errors into a diagnostic at the template's position.
+    pub fn render(&self, name: &str, context: &tera::Context) -> Result<String, Diagnostic> {
+        self.tera
+            .render(name, context)
+            .map_err(|e| tera_diagnostic(&e, &self.template_paths))
+    }
+}
+
+/// Files under `dir` (recursively, sorted, hidden ones skipped) by their `/`-separated path.
+fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let name: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        if name.iter().any(|n| n.starts_with('.')) {
+            continue;
+        }
+        files.push((name.join("/"), entry.path().to_path_buf()));
+    }
+    Ok(files)
+}
+
+/// A Tera error as a diagnostic at the template's file, line and column.
+fn tera_diagnostic(error: &tera::Error, paths: &BTreeMap<String, PathBuf>) -> Diagnostic {
+    let report = match error.kind() {
+        tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => Some(r),
+        _ => None,
+    };
+    match report {
+        Some(r) => {
+            let path = paths
+                .get(r.filename())
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from(format!("templates/{}", r.filename())));
+            let span = r.span();
+            Diagnostic {
+                path,
+                line: span.start_line.max(1),
+                col: span.start_col + 1,
+                severity: crate::diagnostic::Severity::Error,
+                message: r.message().to_string(),
+            }
+        }
+        None => {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Diagnostic::error_in_file(Path::new("templates"), message)
+        }
+    }
+}
