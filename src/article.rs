@@ -130,7 +130,10 @@ impl Article {
         let shift = |mut v: Vec<Spanned<String>>| {
             for s in &mut v {
                 let span = s.span();
-                *s = Spanned::new(fm_start + span.start..fm_start + span.end, single_line(s.get_ref()));
+                *s = Spanned::new(
+                    fm_start + span.start..fm_start + span.end,
+                    single_line(s.get_ref()),
+                );
             }
             v
         };
@@ -142,7 +145,11 @@ impl Article {
             rel_path: source.rel_path,
             display_path: source.display_path,
             title,
-            description: front.description.as_deref().map(single_line).unwrap_or_default(),
+            description: front
+                .description
+                .as_deref()
+                .map(single_line)
+                .unwrap_or_default(),
             aliases: shift(front.aliases),
             categories: shift(front.categories),
             infobox,
@@ -283,7 +290,8 @@ mod tests {
 
     #[test]
     fn unknown_front_matter_key_is_reported_where_it_stands() {
-        let errors = Article::parse(source("a.md", "+++\ntitle = \"A\"\ncategores = []\n+++\n")).unwrap_err();
+        let errors = Article::parse(source("a.md", "+++\ntitle = \"A\"\ncategores = []\n+++\n"))
+            .unwrap_err();
         assert_eq!(
             errors[0].to_string(),
             "content/a.md:3:1: error: unknown key `categores`; did you mean `categories`?"
@@ -293,7 +301,13 @@ mod tests {
     #[test]
     fn wrong_type_is_reported_at_the_value() {
         let errors = Article::parse(source("a.md", "+++\ntitle = 5\n+++\n")).unwrap_err();
-        assert!(errors[0].to_string().starts_with("content/a.md:2:9: error: invalid type"), "{}", errors[0]);
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("content/a.md:2:9: error: invalid type"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub fn broken_anchors(site: &Site, bodies: &[RenderedBody], severity: Severity) 
                 &a.text,
                 link.offset,
                 severity,
-                format!("no section `{anchor}` in “{}” ({})", target.title, target.display_path.display()),
+                format!(
+                    "no section `{anchor}` in “{}” ({})",
+                    target.title,
+                    target.display_path.display()
+                ),
             ));
         }
     }
@@ -42,7 +46,9 @@ fn has_section(body: &RenderedBody, anchor: &str) -> bool {
     body.headings
         .iter()
         .any(|h| h.id == anchor || h.id == id || h.text.trim().eq_ignore_ascii_case(anchor.trim()))
-        || body.html.contains(&format!("id=\"{}\"", crate::html::escape(anchor)))
+        || body
+            .html
+            .contains(&format!("id=\"{}\"", crate::html::escape(anchor)))
 }
 
 /// In strict mode, every link to a missing or ambiguous title is an error.
@@ -52,11 +58,21 @@ pub fn missing_links(site: &Site, bodies: &[RenderedBody]) -> Vec<Diagnostic> {
         let a = &site.articles[from];
         for link in &body.links {
             let message = match &link.target {
-                Target::Missing(title) => format!("no article has the title “{title}” (strict mode)"),
-                Target::Ambiguous(key) => format!("“{key}” is the title of several articles: {}", candidates(site, key)),
+                Target::Missing(title) => {
+                    format!("no article has the title “{title}” (strict mode)")
+                }
+                Target::Ambiguous(key) => format!(
+                    "“{key}” is the title of several articles: {}",
+                    candidates(site, key)
+                ),
                 Target::Article(_) => continue,
             };
-            out.push(Diagnostic::error_at(&a.display_path, &a.text, link.offset, message));
+            out.push(Diagnostic::error_at(
+                &a.display_path,
+                &a.text,
+                link.offset,
+                message,
+            ));
         }
     }
     out
@@ -162,7 +178,10 @@ fn ambiguous_links(compiled: &CompiledSite) -> Vec<AmbiguousLink> {
                 out.push(AmbiguousLink {
                     at: format!("{}:{line}:{col}", a.display_path.display()),
                     title: key.clone(),
-                    candidates: candidates(site, key).split(", ").map(str::to_string).collect(),
+                    candidates: candidates(site, key)
+                        .split(", ")
+                        .map(str::to_string)
+                        .collect(),
                 });
             }
         }
@@ -174,7 +193,9 @@ fn redundant_see_also(site: &Site, graph: &LinkGraph) -> Vec<RedundantSeeAlso> {
     let mut out = Vec::new();
     for (id, edges) in graph.out.iter().enumerate() {
         for target in graph.see_also(id) {
-            let in_body = edges.iter().any(|e| e.kind == LinkKind::Body && &e.to == target);
+            let in_body = edges
+                .iter()
+                .any(|e| e.kind == LinkKind::Body && &e.to == target);
             if in_body {
                 let name = match target {
                     Target::Article(t) => site.articles[*t].title.clone(),
@@ -208,13 +229,27 @@ pub fn format_text(report: &Report) -> String {
     let ambiguous: Vec<String> = report
         .ambiguous
         .iter()
-        .map(|a| format!("{}: “{}” could be {}", a.at, a.title, a.candidates.join(", ")))
+        .map(|a| {
+            format!(
+                "{}: “{}” could be {}",
+                a.at,
+                a.title,
+                a.candidates.join(", ")
+            )
+        })
         .collect();
     section(&mut out, "Ambiguous links", &ambiguous);
     let wanted: Vec<String> = report
         .wanted
         .iter()
-        .map(|w| format!("{} ({} link{})", w.title, w.links, if w.links == 1 { "" } else { "s" }))
+        .map(|w| {
+            format!(
+                "{} ({} link{})",
+                w.title,
+                w.links,
+                if w.links == 1 { "" } else { "s" }
+            )
+        })
         .collect();
     section(&mut out, "Wanted articles", &wanted);
     section(&mut out, "Orphans (nothing links here)", &report.orphans);
@@ -223,9 +258,18 @@ pub fn format_text(report: &Report) -> String {
     let redundant: Vec<String> = report
         .redundant_see_also
         .iter()
-        .map(|r| format!("{}: See also “{}” is already linked in the text", r.article, r.target))
+        .map(|r| {
+            format!(
+                "{}: See also “{}” is already linked in the text",
+                r.article, r.target
+            )
+        })
         .collect();
-    section(&mut out, "See also entries already linked in the body", &redundant);
+    section(
+        &mut out,
+        "See also entries already linked in the body",
+        &redundant,
+    );
     out
 }
 

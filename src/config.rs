@@ -115,11 +115,12 @@ impl Default for HtmlConfig {
 impl Config {
     /// Parses the text of a `book.toml` found at `path` (used in diagnostics).
     pub fn parse(path: &Path, text: &str) -> Result<Self, Diagnostic> {
-        let mut config: Config = toml::from_str(text).map_err(|e| toml_diagnostic(path, text, 0, &e))?;
-        if let Some(url) = &mut config.output.html.site_url {
-            if !url.ends_with('/') {
-                url.push('/');
-            }
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| toml_diagnostic(path, text, 0, &e))?;
+        if let Some(url) = &mut config.output.html.site_url
+            && !url.ends_with('/')
+        {
+            url.push('/');
         }
         Ok(config)
     }
@@ -128,7 +129,8 @@ impl Config {
     pub fn load(root: &Path) -> Result<Self, crate::Error> {
         let path = root.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(Path::new(CONFIG_FILE), &text).map_err(|d| crate::Error::Content(vec![d])),
+            Ok(text) => Self::parse(Path::new(CONFIG_FILE), &text)
+                .map_err(|d| crate::Error::Content(vec![d])),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(crate::Error::io(&path, e)),
         }
@@ -149,7 +151,12 @@ impl Config {
 
 /// Turns a TOML error into a diagnostic at its real position, adding "did you mean" for unknown
 /// keys. `base` is the byte offset of `text` within the file it came from.
-pub fn toml_diagnostic(path: &Path, file_text: &str, base: usize, error: &toml::de::Error) -> Diagnostic {
+pub fn toml_diagnostic(
+    path: &Path,
+    file_text: &str,
+    base: usize,
+    error: &toml::de::Error,
+) -> Diagnostic {
     let offset = base + error.span().map_or(0, |s| s.start);
     let mut message = error.message().trim().to_string();
     if let Some(hint) = unknown_field_hint(&message) {
@@ -203,6 +210,9 @@ mod tests {
         let text = "[output.html]\nsite-url = \"https://user.github.io/repo\"\n";
         let c = Config::parse(Path::new("book.toml"), text).unwrap();
         assert_eq!(c.base_path(), "/repo/");
-        assert_eq!(c.output.html.site_url.as_deref(), Some("https://user.github.io/repo/"));
+        assert_eq!(
+            c.output.html.site_url.as_deref(),
+            Some("https://user.github.io/repo/")
+        );
     }
 }

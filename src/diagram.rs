@@ -76,7 +76,10 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
         })
         .collect();
     for ((_, edge), (x, y)) in neighbours.iter().zip(&points) {
-        let _ = write!(svg, r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{x:.1}" y2="{y:.1}"/>"#);
+        let _ = write!(
+            svg,
+            r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{x:.1}" y2="{y:.1}"/>"#
+        );
     }
     for ((n, _), (x, y)) in neighbours.iter().zip(&points) {
         draw_node(&mut svg, n, *x, *y, 5.0);
@@ -88,14 +91,25 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
         escape(&shorten(title, 28))
     );
     if hidden > 0 {
-        let _ = write!(svg, r#"<text class="graph-more" x="{}" y="{}" text-anchor="end">and {hidden} more</text>"#, w - 4.0, h - 6.0);
+        let _ = write!(
+            svg,
+            r#"<text class="graph-more" x="{}" y="{}" text-anchor="end">and {hidden} more</text>"#,
+            w - 4.0,
+            h - 6.0
+        );
     }
     svg.push_str("</svg>");
     svg
 }
 
 fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64) {
-    let anchor = if x < 100.0 { "start" } else if x > 220.0 { "end" } else { "middle" };
+    let anchor = if x < 100.0 {
+        "start"
+    } else if x > 220.0 {
+        "end"
+    } else {
+        "middle"
+    };
     let _ = write!(
         svg,
         r#"<a href="{}" class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{radius}"/><text x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text></a>"#,
@@ -128,11 +142,19 @@ pub struct SiteGraph {
 
 /// Draws the site graph of the `SITE_GRAPH_LIMIT` most connected articles.
 pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph {
-    let mut ids: Vec<ArticleId> = (0..site.articles.len()).filter(|&id| site.articles[id].page_path != "index").collect();
-    ids.sort_by_key(|&id| (std::cmp::Reverse(graph.degree(id)), site.articles[id].rel_path.clone()));
+    let mut ids: Vec<ArticleId> = (0..site.articles.len())
+        .filter(|&id| site.articles[id].page_path != "index")
+        .collect();
+    ids.sort_by_key(|&id| {
+        (
+            std::cmp::Reverse(graph.degree(id)),
+            site.articles[id].rel_path.clone(),
+        )
+    });
     ids.truncate(SITE_GRAPH_LIMIT);
     ids.sort_unstable();
-    let position: BTreeMap<ArticleId, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let position: BTreeMap<ArticleId, usize> =
+        ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
     let mut edges: BTreeMap<(usize, usize), LinkKind> = BTreeMap::new();
     for (&id, &i) in &position {
         for edge in &graph.out[id] {
@@ -158,9 +180,20 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
         ids.len()
     );
     for (&(i, j), kind) in &edges {
-        let class = if *kind == LinkKind::SeeAlso { "edge-see-also" } else { "edge-body" };
+        let class = if *kind == LinkKind::SeeAlso {
+            "edge-see-also"
+        } else {
+            "edge-body"
+        };
         let (a, b) = (points[i], points[j]);
-        let _ = write!(svg, r#"<line class="{class}" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"/>"#, a.0 * size, a.1 * size, b.0 * size, b.1 * size);
+        let _ = write!(
+            svg,
+            r#"<line class="{class}" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"/>"#,
+            a.0 * size,
+            a.1 * size,
+            b.0 * size,
+            b.1 * size
+        );
     }
     for (i, &id) in ids.iter().enumerate() {
         let a = &site.articles[id];
@@ -231,7 +264,11 @@ fn layout(n: usize, edges: &BTreeMap<(usize, usize), LinkKind>) -> Vec<(f64, f64
 
 /// Connected groups among the shown articles, largest first, each named after its most
 /// connected member.
-fn groups(site: &Site, ids: &[ArticleId], edges: &BTreeMap<(usize, usize), LinkKind>) -> Vec<(String, Vec<ArticleId>)> {
+fn groups(
+    site: &Site,
+    ids: &[ArticleId],
+    edges: &BTreeMap<(usize, usize), LinkKind>,
+) -> Vec<(String, Vec<ArticleId>)> {
     let mut parent: Vec<usize> = (0..ids.len()).collect();
     fn find(parent: &mut [usize], i: usize) -> usize {
         let mut root = i;
@@ -253,9 +290,9 @@ fn groups(site: &Site, ids: &[ArticleId], edges: &BTreeMap<(usize, usize), LinkK
         }
     }
     let mut members: BTreeMap<usize, Vec<ArticleId>> = BTreeMap::new();
-    for i in 0..ids.len() {
+    for (i, &id) in ids.iter().enumerate() {
         let root = find(&mut parent, i);
-        members.entry(root).or_default().push(ids[i]);
+        members.entry(root).or_default().push(id);
     }
     let mut groups: Vec<(String, Vec<ArticleId>)> = members
         .into_values()

@@ -91,7 +91,11 @@ impl LinkGraph {
                     Target::Article(_) => {}
                     Target::Missing(title) => {
                         let page = edge.to.page_path(site);
-                        *spellings.entry(page.clone()).or_default().entry(title.clone()).or_default() += 1;
+                        *spellings
+                            .entry(page.clone())
+                            .or_default()
+                            .entry(title.clone())
+                            .or_default() += 1;
                         let entry = graph.missing.entry(page).or_default();
                         if entry.linked_from.last() != Some(&from) {
                             entry.linked_from.push(from);
@@ -99,11 +103,14 @@ impl LinkGraph {
                     }
                     Target::Ambiguous(key) => {
                         let page = edge.to.page_path(site);
-                        let entry = graph.ambiguous.entry(page).or_insert_with(|| AmbiguousTitle {
-                            candidates: candidates(site, key),
-                            title: key.clone(),
-                            linked_from: Vec::new(),
-                        });
+                        let entry = graph
+                            .ambiguous
+                            .entry(page)
+                            .or_insert_with(|| AmbiguousTitle {
+                                candidates: candidates(site, key),
+                                title: key.clone(),
+                                linked_from: Vec::new(),
+                            });
                         if entry.linked_from.last() != Some(&from) {
                             entry.linked_from.push(from);
                         }
@@ -121,14 +128,23 @@ impl LinkGraph {
         }
         let by_title = |ids: &mut Vec<ArticleId>| sort_by_title(site, ids);
         graph.backlinks.iter_mut().for_each(by_title);
-        graph.missing.values_mut().for_each(|m| sort_by_title(site, &mut m.linked_from));
-        graph.ambiguous.values_mut().for_each(|a| sort_by_title(site, &mut a.linked_from));
+        graph
+            .missing
+            .values_mut()
+            .for_each(|m| sort_by_title(site, &mut m.linked_from));
+        graph
+            .ambiguous
+            .values_mut()
+            .for_each(|a| sort_by_title(site, &mut a.linked_from));
         graph
     }
 
     /// The distinct See also targets of an article, in the author's order.
     pub fn see_also(&self, id: ArticleId) -> impl Iterator<Item = &Target> {
-        self.out[id].iter().filter(|e| e.kind == LinkKind::SeeAlso).map(|e| &e.to)
+        self.out[id]
+            .iter()
+            .filter(|e| e.kind == LinkKind::SeeAlso)
+            .map(|e| &e.to)
     }
 
     /// Articles that nothing links to.
@@ -178,7 +194,11 @@ fn candidates(site: &Site, key: &str) -> Vec<ArticleId> {
 pub fn sort_by_title(site: &Site, ids: &mut [ArticleId]) {
     ids.sort_by_cached_key(|&id| {
         let a = &site.articles[id];
-        (normalize_title(&a.title), a.title.clone(), a.rel_path.clone())
+        (
+            normalize_title(&a.title),
+            a.title.clone(),
+            a.rel_path.clone(),
+        )
     });
 }
 
@@ -206,7 +226,11 @@ mod tests {
         let site = Site::new(Config::default(), articles).0;
         let bodies: Vec<RenderedBody> = (0..site.articles.len())
             .map(|id| {
-                let cx = PageContext { site: &site, from: id, broken_link_severity: Severity::Warning };
+                let cx = PageContext {
+                    site: &site,
+                    from: id,
+                    broken_link_severity: Severity::Warning,
+                };
                 let a = &site.articles[id];
                 render_body(a.body(), a.body_start, &cx, Dialect::Folio)
             })
@@ -218,7 +242,10 @@ mod tests {
     #[test]
     fn backlinks_are_counted_once_per_article_and_sorted_by_title() {
         let (_, g) = graph(&[
-            ("a.md", "+++\ntitle = \"Zed\"\n+++\n[[B]] [[B]]\n## See also\n- B"),
+            (
+                "a.md",
+                "+++\ntitle = \"Zed\"\n+++\n[[B]] [[B]]\n## See also\n- B",
+            ),
             ("b.md", "+++\ntitle = \"B\"\n+++\n[[B]]"),
             ("c.md", "+++\ntitle = \"Alpha\"\n+++\n[[b]]"),
         ]);
@@ -229,11 +256,12 @@ mod tests {
 
     #[test]
     fn missing_titles_gather_their_linkers_and_are_ranked_by_demand() {
-        let (_, g) = graph(&[
-            ("a.md", "[[Ghost]] [[Phantom]]"),
-            ("b.md", "[[ghost]]"),
-        ]);
-        let wanted: Vec<(&str, usize)> = g.wanted().iter().map(|(_, m)| (m.title(), m.linked_from.len())).collect();
+        let (_, g) = graph(&[("a.md", "[[Ghost]] [[Phantom]]"), ("b.md", "[[ghost]]")]);
+        let wanted: Vec<(&str, usize)> = g
+            .wanted()
+            .iter()
+            .map(|(_, m)| (m.title(), m.linked_from.len()))
+            .collect();
         assert_eq!(wanted, [("Ghost", 2), ("Phantom", 1)]);
     }
 

@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn escape_neutralises_markup_and_quotes() {
-        assert_eq!(escape(r#""><img onerror='x'>&"#), "&quot;&gt;&lt;img onerror=&#39;x&#39;&gt;&amp;");
+        assert_eq!(
+            escape(r#""><img onerror='x'>&"#),
+            "&quot;&gt;&lt;img onerror=&#39;x&#39;&gt;&amp;"
+        );
     }
 
     #[test]

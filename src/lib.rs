@@ -2,16 +2,17 @@
 //!
 //! A build is a short chain of steps, each its own module:
 //!
-//! 1. [`config`]: `book.toml` -> [`Config`](config::Config)
-//! 2. [`source`]: walk the content folder -> sorted [`Source`](source::Source) files
-//! 3. [`article`]: split and parse front matter -> [`Article`](article::Article)s, then
-//!    [`site`]: index titles, aliases and paths -> [`Site`](site::Site)
-//! 4. [`markdown`]: render every body once, resolving links -> [`RenderedBody`](markdown::RenderedBody)
-//! 5. [`graph`]: who links to whom -> [`LinkGraph`](graph::LinkGraph); anchors are checked
+//! 1. [`config`]: `book.toml` -> `Config`
+//! 2. [`source`]: walk the content folder -> sorted `Source` files
+//! 3. [`article`]: split and parse front matter -> `Article`s, then [`site`]: index titles,
+//!    aliases and paths -> `Site`
+//! 4. [`markdown`]: render every body once, resolving links -> `RenderedBody`
+//! 5. [`graph`]: who links to whom -> `LinkGraph`; anchors are checked
 //! 6. [`pages`] through [`render`] and the [`theme`]: every page, written by [`output`] into a
 //!    staging folder that replaces the output only when everything rendered
 //!
-//! [`check`] runs steps 1 to 5 and reports; nothing is written.
+//! [`check`] runs steps 1 to 5 and reports; nothing is written. [`compile`] is steps 1 to 5,
+//! [`build`] is all of them.
 
 pub mod article;
 pub mod check;
@@ -76,7 +77,11 @@ impl std::fmt::Display for Error {
                     writeln!(f, "{d}")?;
                 }
                 let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-                write!(f, "{errors} error{}; nothing was written", if errors == 1 { "" } else { "s" })
+                write!(
+                    f,
+                    "{errors} error{}; nothing was written",
+                    if errors == 1 { "" } else { "s" }
+                )
             }
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Usage(message) => write!(f, "{message}"),
@@ -146,7 +151,11 @@ pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
     let articles = parse_articles(sources.sources, &mut diagnostics);
     let (site, site_diagnostics) = Site::new(config, articles);
     diagnostics.extend(site_diagnostics.into_sorted());
-    let severity = if strict { Severity::Error } else { Severity::Warning };
+    let severity = if strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
     let bodies = render_bodies(&site, severity);
     for body in &bodies {
         diagnostics.extend(body.diagnostics.iter().cloned());
@@ -167,7 +176,8 @@ pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
 }
 
 fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostics) -> Vec<Article> {
-    let parsed: Vec<Result<Article, Vec<Diagnostic>>> = sources.into_par_iter().map(Article::parse).collect();
+    let parsed: Vec<Result<Article, Vec<Diagnostic>>> =
+        sources.into_par_iter().map(Article::parse).collect();
     let mut articles = Vec::with_capacity(parsed.len());
     for result in parsed {
         match result {
@@ -198,7 +208,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
     let started = Instant::now();
     let compiled = compile(&options.root, options.strict)?;
     let config = &compiled.site.config;
-    let dest = options.dest_dir.clone().unwrap_or_else(|| options.root.join(&config.build.build_dir));
+    let dest = options
+        .dest_dir
+        .clone()
+        .unwrap_or_else(|| options.root.join(&config.build.build_dir));
     let sources = output::SourceDirs {
         root: &options.root,
         inputs: ["templates", "static"]

@@ -59,12 +59,19 @@ fn main() -> ExitCode {
             dest_dir,
             strict,
             quiet,
-        } => build(folio::BuildOptions {
-            root: dir,
-            dest_dir,
+        } => build(
+            folio::BuildOptions {
+                root: dir,
+                dest_dir,
+                strict,
+            },
+            quiet,
+        ),
+        Command::Check {
+            dir,
             strict,
-        }, quiet),
-        Command::Check { dir, strict, format } => check(&dir, strict, format),
+            format,
+        } => check(&dir, strict, format),
     };
     match result {
         Ok(code) => code,
@@ -102,9 +109,14 @@ fn check(dir: &std::path::Path, strict: bool, format: Format) -> Result<ExitCode
         Format::Text => print!("{}", folio::check::format_text(&report)),
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| folio::Error::Usage(e.to_string()))?
+            serde_json::to_string_pretty(&report)
+                .map_err(|e| folio::Error::Usage(e.to_string()))?
         ),
     }
     let failed = report.diagnostics.iter().any(|d| d.is_error());
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -162,7 +162,13 @@ impl PageContext<'_> {
 
     fn report(&self, offset: usize, message: String) -> Diagnostic {
         let a = self.article();
-        Diagnostic::at(&a.display_path, &a.text, offset, self.broken_link_severity, message)
+        Diagnostic::at(
+            &a.display_path,
+            &a.text,
+            offset,
+            self.broken_link_severity,
+            message,
+        )
     }
 }
 
@@ -177,10 +183,17 @@ pub fn relative_page_url(from: &str, to: &str) -> String {
 }
 
 /// Renders an article's body. `offset` is where the body starts in the article file.
-pub fn render_body(markdown: &str, offset: usize, cx: &PageContext<'_>, dialect: Dialect) -> RenderedBody {
+pub fn render_body(
+    markdown: &str,
+    offset: usize,
+    cx: &PageContext<'_>,
+    dialect: Dialect,
+) -> RenderedBody {
     let mut renderer = BodyRenderer::new(cx, offset, dialect);
     let events: Vec<(Event<'_>, std::ops::Range<usize>)> =
-        Parser::new_ext(markdown, dialect.options()).into_offset_iter().collect();
+        Parser::new_ext(markdown, dialect.options())
+            .into_offset_iter()
+            .collect();
     renderer.reserve_explicit_ids(&events);
     let mut out = Vec::with_capacity(events.len());
     renderer.run(events, &mut out);
@@ -189,13 +202,46 @@ pub fn render_body(markdown: &str, offset: usize, cx: &PageContext<'_>, dialect:
     result
 }
 
+/// Renders Markdown that belongs to no site (a lone document at `doc.md`): links to
+/// articles cannot resolve, everything else renders as in an article.
+pub fn render_standalone(markdown: &str, dialect: Dialect) -> RenderedBody {
+    let article = crate::article::Article {
+        rel_path: "doc.md".into(),
+        display_path: "doc.md".into(),
+        page_path: "doc".into(),
+        title: "doc".into(),
+        description: String::new(),
+        aliases: Vec::new(),
+        categories: Vec::new(),
+        infobox: None,
+        extra: toml::Table::new(),
+        source: None,
+        license: None,
+        updated: None,
+        text: markdown.to_string(),
+        body_start: 0,
+    };
+    let (site, _) = Site::new(crate::config::Config::default(), vec![article]);
+    let cx = PageContext {
+        site: &site,
+        from: 0,
+        broken_link_severity: Severity::Warning,
+    };
+    render_body(markdown, 0, &cx, dialect)
+}
+
 /// Renders a one-line value (an infobox field) as inline Markdown, without the paragraph.
 pub fn render_inline(text: &str, offset: usize, cx: &PageContext<'_>) -> (String, Vec<LinkUse>) {
     let mut renderer = BodyRenderer::new(cx, offset, Dialect::Folio);
     renderer.link_kind = LinkKind::Infobox;
     let events: Vec<_> = Parser::new_ext(text, Dialect::Folio.options())
         .into_offset_iter()
-        .filter(|(e, _)| !matches!(e, Event::Start(Tag::Paragraph) | Event::End(TagEnd::Paragraph)))
+        .filter(|(e, _)| {
+            !matches!(
+                e,
+                Event::Start(Tag::Paragraph) | Event::End(TagEnd::Paragraph)
+            )
+        })
         .collect();
     let mut out = Vec::with_capacity(events.len());
     renderer.run(events, &mut out);
@@ -210,8 +256,8 @@ struct BodyRenderer<'c, 's> {
     dialect: Dialect,
     ids: IdAllocator,
     link_kind: LinkKind,
-    /// For each open link: whether its start was written as `<a>` (and so needs `</a>`).
-    open_links: Vec<bool>,
+    /// For each open link: how to close it.
+    open_links: Vec<LinkClose>,
     result: RenderedBody,
 }
 
@@ -243,8 +289,15 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         let mut events = events.into_iter().peekable();
         while let Some((event, range)) = events.next() {
             match event {
-                Event::Start(Tag::Heading { level, id, classes, attrs }) => {
-                    let inner = take_until_end(&mut events, |e| matches!(e, Event::End(TagEnd::Heading(_))));
+                Event::Start(Tag::Heading {
+                    level,
+                    id,
+                    classes,
+                    attrs,
+                }) => {
+                    let inner = take_until_end(&mut events, |e| {
+                        matches!(e, Event::End(TagEnd::Heading(_)))
+                    });
                     let text = plain_text(&inner);
                     if level == HeadingLevel::H2 && self.is_see_also(&text) {
                         let id = self.ids.unique("see-also");
@@ -253,71 +306,136 @@ impl<'c, 's> BodyRenderer<'c, 's> {
                         self.see_also(section);
                         continue;
                     }
-                    let heading = HeadingStart { level, id, classes, attrs };
+                    let heading = HeadingStart {
+                        level,
+                        id,
+                        classes,
+                        attrs,
+                    };
                     self.heading(heading, text, inner, out);
                 }
-                Event::Start(Tag::Link { link_type, dest_url, title, .. }) => {
-                    let start = self.link_start(link_type, &dest_url, &title, range.start);
-                    self.open_links.push(start.is_some());
-                    if let Some(html) = start {
-                        out.push(Event::InlineHtml(html.into()));
-                    }
+                Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) => {
+                    let close = match self.link_start(link_type, &dest_url, &title, range.start) {
+                        LinkOut::Native => {
+                            out.push(Event::Start(Tag::Link {
+                                link_type,
+                                dest_url,
+                                title,
+                                id,
+                            }));
+                            LinkClose::Native
+                        }
+                        LinkOut::Resolved(html) => {
+                            out.push(Event::InlineHtml(html.into()));
+                            if link_type == (LinkType::WikiLink { has_pothole: false }) {
+                                self.wikilink_text(&dest_url, &mut events, out);
+                            }
+                            LinkClose::Html
+                        }
+                        LinkOut::Disarmed => LinkClose::Nothing,
+                    };
+                    self.open_links.push(close);
                 }
-                Event::End(TagEnd::Link) => {
-                    if self.open_links.pop().unwrap_or(false) {
-                        out.push(Event::InlineHtml("</a>".into()));
-                    }
-                }
-                Event::Start(Tag::Image { link_type, dest_url, title, id }) if html::is_dangerous_url(&dest_url) => {
-                    out.push(Event::Start(Tag::Image { link_type, dest_url: "".into(), title, id }));
+                Event::End(TagEnd::Link) => match self.open_links.pop() {
+                    Some(LinkClose::Html) => out.push(Event::InlineHtml("</a>".into())),
+                    Some(LinkClose::Native) | None => out.push(Event::End(TagEnd::Link)),
+                    Some(LinkClose::Nothing) => {}
+                },
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) if html::is_dangerous_url(&dest_url) => {
+                    out.push(Event::Start(Tag::Image {
+                        link_type,
+                        dest_url: "".into(),
+                        title,
+                        id,
+                    }));
                 }
                 other => out.push(other),
             }
         }
     }
 
-    fn is_see_also(&self, text: &str) -> bool {
-        self.dialect == Dialect::Folio
-            && text.trim().eq_ignore_ascii_case(&self.cx.site.config.build.see_also_heading)
+    /// The text of `[[Title#Section]]` reads `Title § Section` (and `[[#Section]]` reads
+    /// `Section`), as the link's plain text would otherwise show the `#`.
+    fn wikilink_text<'a>(
+        &self,
+        dest: &str,
+        events: &mut std::iter::Peekable<impl Iterator<Item = Spanned<'a>>>,
+        out: &mut Vec<Event<'a>>,
+    ) {
+        let (title, Some(anchor)) = split_anchor(dest) else {
+            return;
+        };
+        if let Some((Event::Text(text), _)) = events.peek()
+            && text.as_ref() == dest
+        {
+            let shown = if title.trim().is_empty() {
+                anchor.to_string()
+            } else {
+                format!("{} § {}", title.trim(), anchor.trim())
+            };
+            events.next();
+            out.push(Event::Text(shown.into()));
+        }
     }
 
-    fn heading<'a>(&mut self, h: HeadingStart<'a>, text: String, inner: Vec<Spanned<'a>>, out: &mut Vec<Event<'a>>) {
+    fn is_see_also(&self, text: &str) -> bool {
+        self.dialect == Dialect::Folio
+            && text
+                .trim()
+                .eq_ignore_ascii_case(&self.cx.site.config.build.see_also_heading)
+    }
+
+    fn heading<'a>(
+        &mut self,
+        h: HeadingStart<'a>,
+        text: String,
+        inner: Vec<Spanned<'a>>,
+        out: &mut Vec<Event<'a>>,
+    ) {
         let id = match &h.id {
             Some(id) => id.to_string(),
             None => self.ids.unique(&slug::heading_id(&text)),
         };
         let level = h.level as u8;
-        let mut open = format!("<h{level} id=\"{}\"", html::escape(&id));
-        if !h.classes.is_empty() {
-            let classes: Vec<&str> = h.classes.iter().map(|c| c.as_ref()).collect();
-            open.push_str(&format!(" class=\"{}\"", html::escape(&classes.join(" "))));
-        }
-        for (name, value) in &h.attrs {
-            open.push_str(&format!(" {}", html::escape(name)));
-            if let Some(v) = value {
-                open.push_str(&format!("=\"{}\"", html::escape(v)));
-            }
-        }
-        open.push('>');
-        out.push(Event::Html(open.into()));
+        out.push(Event::Start(Tag::Heading {
+            level: h.level,
+            id: Some(id.clone().into()),
+            classes: h.classes,
+            attrs: h.attrs,
+        }));
         self.run(inner, out);
-        out.push(Event::Html(
+        out.push(Event::InlineHtml(
             format!(
-                "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section: {label}\">#</a></h{level}>\n",
+                "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section: {label}\">#</a>",
                 id = html::escape(&id),
                 label = html::escape(&text),
             )
             .into(),
         ));
+        out.push(Event::End(TagEnd::Heading(h.level)));
         self.result.headings.push(Heading { level, id, text });
     }
 
-    /// The opening `<a>` for a link, or `None` when the link must not be live.
-    fn link_start(&mut self, link_type: LinkType, dest: &str, title: &str, at: usize) -> Option<String> {
+    /// What to write for a link's start: our own `<a>`, pulldown-cmark's, or nothing.
+    fn link_start(&mut self, link_type: LinkType, dest: &str, title: &str, at: usize) -> LinkOut {
         let offset = self.offset + at;
         let href = match link_type {
             LinkType::WikiLink { .. } => self.wikilink_href(dest, offset),
-            _ => self.markdown_href(dest, offset)?,
+            _ => match self.markdown_href(dest, offset) {
+                MarkdownLink::Resolved(href) => href,
+                MarkdownLink::AsWritten => return LinkOut::Native,
+                MarkdownLink::Disarmed => return LinkOut::Disarmed,
+            },
         };
         let mut a = String::from("<a href=\"");
         html::push_escaped(&mut a, &href.url);
@@ -331,13 +449,16 @@ impl<'c, 's> BodyRenderer<'c, 's> {
             (None, true) => {}
         }
         a.push('>');
-        Some(a)
+        LinkOut::Resolved(a)
     }
 
     fn wikilink_href(&mut self, dest: &str, offset: usize) -> Href {
         let (title, anchor) = split_anchor(dest);
         if title.trim().is_empty() {
-            return Href::plain(self.cx.href_to_page(&self.cx.article().page_path, anchor.or(Some(""))));
+            return Href::plain(
+                self.cx
+                    .href_to_page(&self.cx.article().page_path, anchor.or(Some(""))),
+            );
         }
         let target = self.resolve_title(title);
         self.link_to(target, anchor, offset)
@@ -355,10 +476,17 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         let page = target.page_path(self.cx.site);
         let (class, tooltip) = match &target {
             Target::Article(_) => (None, None),
-            Target::Ambiguous(_) => (Some("ambiguous"), Some("several articles have this title".to_string())),
+            Target::Ambiguous(_) => (
+                Some("ambiguous"),
+                Some("several articles have this title".to_string()),
+            ),
             Target::Missing(_) => (Some("new"), Some("not written yet".to_string())),
         };
-        let fragment = if matches!(target, Target::Article(_)) { anchor } else { None };
+        let fragment = if matches!(target, Target::Article(_)) {
+            anchor
+        } else {
+            None
+        };
         let url = self.cx.href_to_page(&page, fragment);
         self.result.links.push(LinkUse {
             target,
@@ -366,42 +494,54 @@ impl<'c, 's> BodyRenderer<'c, 's> {
             offset,
             kind: self.link_kind,
         });
-        Href { url, class, tooltip }
+        Href {
+            url,
+            class,
+            tooltip,
+        }
     }
 
     /// An ordinary Markdown link: to another article's `.md` file, within the page, or elsewhere.
-    fn markdown_href(&mut self, dest: &str, offset: usize) -> Option<Href> {
+    fn markdown_href(&mut self, dest: &str, offset: usize) -> MarkdownLink {
         if html::is_dangerous_url(dest) {
-            return None;
+            return MarkdownLink::Disarmed;
+        }
+        if self.dialect == Dialect::CommonMark {
+            return MarkdownLink::AsWritten;
         }
         if let Some(anchor) = dest.strip_prefix('#') {
-            let target = Target::Article(self.cx.from);
             self.result.links.push(LinkUse {
-                target,
+                target: Target::Article(self.cx.from),
                 anchor: Some(anchor.to_string()),
                 offset,
                 kind: self.link_kind,
             });
-            return Some(Href::plain(dest.to_string()));
+            return MarkdownLink::AsWritten;
         }
         if has_scheme(dest) || dest.starts_with("//") || dest.starts_with('/') {
-            return Some(Href::plain(dest.to_string()));
+            return MarkdownLink::AsWritten;
         }
         let (path, anchor) = split_anchor(dest);
         if !path.ends_with(".md") {
-            return Some(Href::plain(dest.to_string()));
+            return MarkdownLink::AsWritten;
         }
         let Some(rel) = join_relative(&self.cx.article().rel_path, path) else {
-            let d = self.cx.report(offset, format!("link to `{path}` leads out of the content folder"));
+            let d = self.cx.report(
+                offset,
+                format!("link to `{path}` leads out of the content folder"),
+            );
             self.result.diagnostics.push(d);
-            return Some(Href::plain(dest.to_string()));
+            return MarkdownLink::Resolved(Href::broken(dest));
         };
         match self.cx.site.index.by_source_path(&rel) {
-            Some(id) => Some(self.link_to(Target::Article(id), anchor, offset)),
+            Some(id) => MarkdownLink::Resolved(self.link_to(Target::Article(id), anchor, offset)),
             None => {
-                let d = self.cx.report(offset, format!("link to `{path}`: no such article file ({rel})"));
+                let d = self.cx.report(
+                    offset,
+                    format!("link to `{path}`: no such article file ({rel})"),
+                );
                 self.result.diagnostics.push(d);
-                Some(Href { url: dest.to_string(), class: Some("broken"), tooltip: Some("broken link".into()) })
+                MarkdownLink::Resolved(Href::broken(dest))
             }
         }
     }
@@ -444,7 +584,11 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         };
         let text = plain_text(&item).trim().to_string();
         let link = item.iter().find_map(|(e, r)| match e {
-            Event::Start(Tag::Link { link_type, dest_url, .. }) => Some((*link_type, dest_url.clone(), r.start)),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            }) => Some((*link_type, dest_url.clone(), r.start)),
             _ => None,
         });
         let before = self.result.links.len();
@@ -487,8 +631,44 @@ struct Href {
 
 impl Href {
     fn plain(url: String) -> Self {
-        Href { url, class: None, tooltip: None }
+        Href {
+            url,
+            class: None,
+            tooltip: None,
+        }
     }
+
+    fn broken(dest: &str) -> Self {
+        Href {
+            url: dest.to_string(),
+            class: Some("broken"),
+            tooltip: Some("broken link".into()),
+        }
+    }
+}
+
+/// How a Markdown link is written out.
+enum MarkdownLink {
+    /// With our own `<a>` (its target was resolved, or it is broken).
+    Resolved(Href),
+    /// As pulldown-cmark writes it (external links, in-page anchors, other files).
+    AsWritten,
+    /// Not as a link at all (a URL that could run script).
+    Disarmed,
+}
+
+/// What a link's start became.
+enum LinkOut {
+    Native,
+    Resolved(String),
+    Disarmed,
+}
+
+/// How to close a link, matching how it was opened.
+enum LinkClose {
+    Native,
+    Html,
+    Nothing,
 }
 
 /// Takes events up to and including the one `is_end` accepts; returns those before it.
@@ -512,7 +692,11 @@ fn take_section<'a>(
 ) -> Vec<Spanned<'a>> {
     let mut section = Vec::new();
     while let Some((event, _)) = events.peek() {
-        if let Event::Start(Tag::Heading { level: HeadingLevel::H1 | HeadingLevel::H2, .. }) = event {
+        if let Event::Start(Tag::Heading {
+            level: HeadingLevel::H1 | HeadingLevel::H2,
+            ..
+        }) = event
+        {
             break;
         }
         if let Some(next) = events.next() {
@@ -537,8 +721,13 @@ fn plain_text(events: &[Spanned<'_>]) -> String {
 
 /// The text inside the first link of a list item.
 fn item_link_text(item: &[Spanned<'_>]) -> Option<String> {
-    let start = item.iter().position(|(e, _)| matches!(e, Event::Start(Tag::Link { .. })))?;
-    let end = item[start..].iter().position(|(e, _)| matches!(e, Event::End(TagEnd::Link)))? + start;
+    let start = item
+        .iter()
+        .position(|(e, _)| matches!(e, Event::Start(Tag::Link { .. })))?;
+    let end = item[start..]
+        .iter()
+        .position(|(e, _)| matches!(e, Event::End(TagEnd::Link)))?
+        + start;
     Some(plain_text(&item[start + 1..end]).trim().to_string())
 }
 
@@ -554,7 +743,9 @@ fn has_scheme(url: &str) -> bool {
     match url.split_once(':') {
         Some((scheme, _)) => {
             !scheme.is_empty()
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
                 && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         }
         None => false,
@@ -585,12 +776,14 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(Ok(b)) = text.get(i + 1..i + 3).map(|hex| u8::from_str_radix(hex, 16)) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && let Some(Ok(b)) = text
+                .get(i + 1..i + 3)
+                .map(|hex| u8::from_str_radix(hex, 16))
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -621,7 +814,11 @@ mod tests {
     }
 
     fn render(site: &Site, id: ArticleId) -> RenderedBody {
-        let cx = PageContext { site, from: id, broken_link_severity: Severity::Warning };
+        let cx = PageContext {
+            site,
+            from: id,
+            broken_link_severity: Severity::Warning,
+        };
         let a = &site.articles[id];
         render_body(a.body(), a.body_start, &cx, Dialect::Folio)
     }
@@ -632,15 +829,27 @@ mod tests {
         let r = render(&s, 0);
         let ids: Vec<&str> = r.headings.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(ids, ["history", "history-1", "mine"]);
-        assert!(r.html.contains("<h2 id=\"history-1\">History<a class=\"anchor\" href=\"#history-1\""), "{}", r.html);
+        assert!(
+            r.html
+                .contains("<h2 id=\"history-1\">History<a class=\"anchor\" href=\"#history-1\""),
+            "{}",
+            r.html
+        );
     }
 
     #[test]
     fn wikilink_to_existing_article_is_relative_and_recorded() {
-        let s = site(&[("x/a.md", "See [[Beta#Early life|b]]."), ("b.md", "+++\ntitle = \"Beta\"\n+++\n")]);
-        let r = render(&s, 1);
-        assert!(r.html.contains("<a href=\"../b.html#early-life\">b</a>"), "{}", r.html);
-        assert_eq!(r.links[0].target, Target::Article(0));
+        let s = site(&[
+            ("x/a.md", "See [[Beta#Early life|b]]."),
+            ("b.md", "+++\ntitle = \"Beta\"\n+++\n"),
+        ]);
+        let r = render(&s, 0);
+        assert!(
+            r.html.contains("<a href=\"../b.html#early-life\">b</a>"),
+            "{}",
+            r.html
+        );
+        assert_eq!(r.links[0].target, Target::Article(1));
         assert_eq!(r.links[0].anchor.as_deref(), Some("Early life"));
     }
 
@@ -657,9 +866,16 @@ mod tests {
 
     #[test]
     fn markdown_link_to_a_source_file_resolves_to_its_page() {
-        let s = site(&[("d/a.md", "[x](../b.md#history) [y](missing.md)"), ("b.md", "")]);
-        let r = render(&s, 1);
-        assert!(r.html.contains("<a href=\"../b.html#history\">x</a>"), "{}", r.html);
+        let s = site(&[
+            ("d/a.md", "[x](../b.md#history) [y](missing.md)"),
+            ("b.md", ""),
+        ]);
+        let r = render(&s, 0);
+        assert!(
+            r.html.contains("<a href=\"../b.html#history\">x</a>"),
+            "{}",
+            r.html
+        );
         assert_eq!(r.diagnostics.len(), 1);
         assert_eq!(
             r.diagnostics[0].to_string(),
@@ -669,7 +885,10 @@ mod tests {
 
     #[test]
     fn javascript_links_are_not_live() {
-        let s = site(&[("a.md", "[click](javascript:alert(1)) ![i](data:text/html,x)")]);
+        let s = site(&[(
+            "a.md",
+            "[click](javascript:alert(1)) ![i](data:text/html,x)",
+        )]);
         let r = render(&s, 0);
         assert!(!r.html.contains("javascript:"), "{}", r.html);
         assert!(!r.html.contains("data:"), "{}", r.html);
@@ -678,20 +897,33 @@ mod tests {
     #[test]
     fn see_also_is_taken_out_of_the_body_with_bare_titles_resolved() {
         let s = site(&[
-            ("a.md", "Text.\n\n## See also\n- Beta\n- [[Gamma]]\n- [Beta again](b.md)\n"),
+            (
+                "a.md",
+                "Text.\n\n## See also\n- Beta\n- [[Gamma]]\n- [Beta again](b.md)\n",
+            ),
             ("b.md", "+++\ntitle = \"Beta\"\n+++\n"),
         ]);
         let r = render(&s, 0);
         assert!(!r.html.contains("See also"), "{}", r.html);
         let targets: Vec<&Target> = r.see_also.iter().map(|e| &e.target).collect();
-        assert_eq!(targets, [&Target::Article(1), &Target::Missing("Gamma".into()), &Target::Article(1)]);
+        assert_eq!(
+            targets,
+            [
+                &Target::Article(1),
+                &Target::Missing("Gamma".into()),
+                &Target::Article(1)
+            ]
+        );
         assert!(r.links.iter().all(|l| l.kind == LinkKind::SeeAlso));
     }
 
     #[test]
     fn relative_links_join_and_refuse_to_escape() {
         assert_eq!(join_relative("a/b.md", "../c.md").as_deref(), Some("c.md"));
-        assert_eq!(join_relative("a/b.md", "./d%20e.md").as_deref(), Some("a/d e.md"));
+        assert_eq!(
+            join_relative("a/b.md", "./d%20e.md").as_deref(),
+            Some("a/d e.md")
+        );
         assert_eq!(join_relative("a/b.md", "../../c.md"), None);
     }
 }

@@ -45,7 +45,10 @@ pub fn check_dest(dest: &Path, sources: &SourceDirs<'_>) -> Result<PathBuf, Erro
     for input in &sources.inputs {
         let input = absolute_resolved(input)?;
         if dest_abs.starts_with(&input) {
-            return refuse(format!("it lies inside the source folder {}", input.display()));
+            return refuse(format!(
+                "it lies inside the source folder {}",
+                input.display()
+            ));
         }
     }
     if dest_abs.join(crate::config::CONFIG_FILE).exists() {
@@ -105,7 +108,9 @@ pub struct Staging {
 impl Staging {
     /// Creates a fresh staging folder beside `dest`.
     pub fn new(dest: &Path) -> Result<Staging, Error> {
-        let name = dest.file_name().map_or_else(|| "site".into(), |n| n.to_string_lossy().into_owned());
+        let name = dest
+            .file_name()
+            .map_or_else(|| "site".into(), |n| n.to_string_lossy().into_owned());
         let parent = dest.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         let dir = parent.join(format!(".{name}.folio-staging-{}", std::process::id()));
@@ -126,7 +131,8 @@ impl Staging {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?);
+        let mut file =
+            std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?);
         file.write_all(bytes).map_err(|e| Error::io(&path, e))?;
         file.flush().map_err(|e| Error::io(&path, e))?;
         self.written
@@ -247,7 +253,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("site");
         std::fs::create_dir_all(root.join("content")).unwrap();
-        let sources = SourceDirs { root: &root, inputs: vec![root.join("content")] };
+        let sources = SourceDirs {
+            root: &root,
+            inputs: vec![root.join("content")],
+        };
         assert!(check_dest(&root, &sources).is_err());
         assert!(check_dest(tmp.path(), &sources).is_err());
         assert!(check_dest(&root.join("content/out"), &sources).is_err());

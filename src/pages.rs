@@ -32,7 +32,9 @@ pub fn write_site(compiled: &CompiledSite, staging: &Staging) -> Result<Diagnost
         .map(|id| {
             let (html, warnings) = renderer.article(id).map_err(PageError::Render)?;
             let path = format!("{}.html", compiled.site.articles[id].page_path);
-            staging.write(&path, html.as_bytes()).map_err(PageError::Io)?;
+            staging
+                .write(&path, html.as_bytes())
+                .map_err(PageError::Io)?;
             Ok(warnings)
         })
         .collect();
@@ -107,7 +109,10 @@ struct CategoryLink {
 
 /// Sort key for A–Z lists: accents and case folded, then the exact title.
 pub fn sort_key(title: &str) -> (String, String) {
-    (deunicode::deunicode(title).to_lowercase(), title.to_string())
+    (
+        deunicode::deunicode(title).to_lowercase(),
+        title.to_string(),
+    )
 }
 
 fn letter_of(title: &str) -> String {
@@ -121,17 +126,29 @@ fn letter_of(title: &str) -> String {
 
 fn index_page(r: &Renderer<'_>) -> Pages {
     let site = r.site;
-    let mut ids: Vec<ArticleId> = (0..site.articles.len()).filter(|&id| site.articles[id].page_path != "index").collect();
+    let mut ids: Vec<ArticleId> = (0..site.articles.len())
+        .filter(|&id| site.articles[id].page_path != "index")
+        .collect();
     ids.sort_by_cached_key(|&id| sort_key(&site.articles[id].title));
     let mut letters: Vec<LetterView> = Vec::new();
     for id in ids {
         let letter = letter_of(&site.articles[id].title);
         if letters.last().is_none_or(|l| l.letter != letter) {
-            let anchor = if letter == "#" { "other".to_string() } else { format!("letter-{}", crate::slug::path_segment(&letter)) };
-            letters.push(LetterView { letter, id: anchor, articles: Vec::new() });
+            let anchor = if letter == "#" {
+                "other".to_string()
+            } else {
+                format!("letter-{}", crate::slug::path_segment(&letter))
+            };
+            letters.push(LetterView {
+                letter,
+                id: anchor,
+                articles: Vec::new(),
+            });
         }
         if let Some(group) = letters.last_mut() {
-            group.articles.push(r.link_view("index", &Target::Article(id), None, None));
+            group
+                .articles
+                .push(r.link_view("index", &Target::Article(id), None, None));
         }
     }
     let intro = site
@@ -150,9 +167,16 @@ fn index_page(r: &Renderer<'_>) -> Pages {
                 count: ids.len(),
             })
             .collect(),
-        article_count: site.articles.iter().filter(|a| a.page_path != "index").count(),
+        article_count: site
+            .articles
+            .iter()
+            .filter(|a| a.page_path != "index")
+            .count(),
     };
-    Ok(vec![("index.html".into(), r.page("index.html", "index", "index", view)?)])
+    Ok(vec![(
+        "index.html".into(),
+        r.page("index.html", "index", "index", view)?,
+    )])
 }
 
 /// Categories by name (the first spelling seen of each slug), with their articles A–Z.
@@ -190,11 +214,17 @@ fn category_pages(r: &Renderer<'_>) -> Pages {
         .map(|(name, ids)| {
             let path = category_page_path(&name);
             let view = ListPageView {
-                articles: ids.iter().map(|&id| r.link_view(&path, &Target::Article(id), None, None)).collect(),
+                articles: ids
+                    .iter()
+                    .map(|&id| r.link_view(&path, &Target::Article(id), None, None))
+                    .collect(),
                 title: name,
                 new_article_url: None,
             };
-            Ok((format!("{path}.html"), r.page("category.html", "category", &path, view)?))
+            Ok((
+                format!("{path}.html"),
+                r.page("category.html", "category", &path, view)?,
+            ))
         })
         .collect()
 }
@@ -213,7 +243,10 @@ fn missing_pages(r: &Renderer<'_>) -> Pages {
                     .collect(),
                 new_article_url: new_article_url(r, missing.title()),
             };
-            Ok((format!("{path}.html"), r.page("missing.html", "missing", path, view)?))
+            Ok((
+                format!("{path}.html"),
+                r.page("missing.html", "missing", path, view)?,
+            ))
         })
         .collect()
 }
@@ -254,18 +287,32 @@ fn disambiguation_pages(r: &Renderer<'_>) -> Pages {
         .ambiguous
         .iter()
         .map(|(path, ambiguous)| {
-            let title = r.site.articles.get(ambiguous.candidates[0]).map_or_else(|| ambiguous.title.clone(), |a| a.title.clone());
+            let title = r
+                .site
+                .articles
+                .get(ambiguous.candidates[0])
+                .map_or_else(|| ambiguous.title.clone(), |a| a.title.clone());
             let articles = ambiguous
                 .candidates
                 .iter()
                 .map(|&id| {
                     let mut view = r.link_view(path, &Target::Article(id), None, None);
-                    view.text = format!("{} ({})", r.site.articles[id].title, r.site.articles[id].rel_path);
+                    view.text = format!(
+                        "{} ({})",
+                        r.site.articles[id].title, r.site.articles[id].rel_path
+                    );
                     view
                 })
                 .collect();
-            let view = ListPageView { title, articles, new_article_url: None };
-            Ok((format!("{path}.html"), r.page("disambiguation.html", "disambiguation", path, view)?))
+            let view = ListPageView {
+                title,
+                articles,
+                new_article_url: None,
+            };
+            Ok((
+                format!("{path}.html"),
+                r.page("disambiguation.html", "disambiguation", path, view)?,
+            ))
         })
         .collect()
 }
@@ -279,20 +326,31 @@ struct RedirectView {
 
 fn redirect_pages(r: &Renderer<'_>) -> Pages {
     let site = r.site;
-    let mut taken: std::collections::HashSet<&str> = site.articles.iter().map(|a| a.page_path.as_str()).collect();
+    let mut taken: std::collections::HashSet<&str> =
+        site.articles.iter().map(|a| a.page_path.as_str()).collect();
     let mut pages = Vec::new();
     for (id, article) in site.articles.iter().enumerate() {
         for alias in &article.aliases {
             let path = site.alias_page_path(id, alias.get_ref());
-            if taken.contains(path.as_str()) || crate::site::RESERVED_PAGES.contains(&path.as_str()) {
+            if taken.contains(path.as_str()) || crate::site::RESERVED_PAGES.contains(&path.as_str())
+            {
                 continue;
             }
             let view = RedirectView {
                 title: article.title.clone(),
                 href: relative_page_url(&path, &article.page_path),
-                absolute: site.config.output.html.site_url.as_ref().map(|u| format!("{u}{}.html", article.page_path)),
+                absolute: site
+                    .config
+                    .output
+                    .html
+                    .site_url
+                    .as_ref()
+                    .map(|u| format!("{u}{}.html", article.page_path)),
             };
-            pages.push((format!("{path}.html"), r.page("redirect.html", "redirect", &path, view)?));
+            pages.push((
+                format!("{path}.html"),
+                r.page("redirect.html", "redirect", &path, view)?,
+            ));
             taken.insert(article.page_path.as_str());
         }
     }
@@ -327,7 +385,10 @@ fn graph_page(r: &Renderer<'_>) -> Pages {
             .iter()
             .map(|(name, ids)| GroupView {
                 name: name.clone(),
-                articles: ids.iter().map(|&id| r.link_view("graph", &Target::Article(id), None, None)).collect(),
+                articles: ids
+                    .iter()
+                    .map(|&id| r.link_view("graph", &Target::Article(id), None, None))
+                    .collect(),
             })
             .collect(),
         wanted: r
@@ -343,7 +404,10 @@ fn graph_page(r: &Renderer<'_>) -> Pages {
             })
             .collect(),
     };
-    Ok(vec![("graph.html".into(), r.page("graph.html", "graph", "graph", view)?)])
+    Ok(vec![(
+        "graph.html".into(),
+        r.page("graph.html", "graph", "graph", view)?,
+    )])
 }
 
 #[derive(Serialize)]
@@ -356,7 +420,11 @@ struct NotFoundView {
 fn not_found_page(r: &Renderer<'_>) -> Pages {
     let base = r.site.config.base_path();
     let view = NotFoundView { base: base.clone() };
-    let base = if r.site.config.output.html.site_url.is_some() { base } else { "/".to_string() };
+    let base = if r.site.config.output.html.site_url.is_some() {
+        base
+    } else {
+        "/".to_string()
+    };
     let html = r.page_at_root("404.html", "404", "404", base, view)?;
     Ok(vec![("404.html".into(), html)])
 }
@@ -366,7 +434,10 @@ fn not_found_page(r: &Renderer<'_>) -> Pages {
 struct NoData {}
 
 fn search_page(r: &Renderer<'_>) -> Pages {
-    Ok(vec![("search.html".into(), r.page("search.html", "search", "search", NoData {})?)])
+    Ok(vec![(
+        "search.html".into(),
+        r.page("search.html", "search", "search", NoData {})?,
+    )])
 }
 
 #[derive(Serialize)]
@@ -438,7 +509,12 @@ pub fn graph_json(compiled: &CompiledSite) -> String {
             });
         }
     }
-    let mut json = serde_json::to_string_pretty(&GraphJson { articles, missing, edges }).unwrap_or_default();
+    let mut json = serde_json::to_string_pretty(&GraphJson {
+        articles,
+        missing,
+        edges,
+    })
+    .unwrap_or_default();
     json.push('\n');
     json
 }
@@ -450,22 +526,37 @@ fn write_host_files(compiled: &CompiledSite, staging: &Staging) -> Result<(), Er
         staging.write("CNAME", format!("{}\n", cname.trim()).as_bytes())?;
     }
     if let Some(url) = &html.site_url {
-        staging.write("robots.txt", format!("User-agent: *\nAllow: /\nSitemap: {url}sitemap.xml\n").as_bytes())?;
+        staging.write(
+            "robots.txt",
+            format!("User-agent: *\nAllow: /\nSitemap: {url}sitemap.xml\n").as_bytes(),
+        )?;
         staging.write("sitemap.xml", sitemap(compiled, url).as_bytes())?;
     }
     Ok(())
 }
 
 fn sitemap(compiled: &CompiledSite, url: &str) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
-    xml.push_str(&format!("<url><loc>{}</loc></url>\n", crate::html::escape(url)));
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    xml.push_str(&format!(
+        "<url><loc>{}</loc></url>\n",
+        crate::html::escape(url)
+    ));
     for a in &compiled.site.articles {
         if a.page_path == "index" {
             continue;
         }
-        xml.push_str(&format!("<url><loc>{}{}.html</loc>", crate::html::escape(url), a.page_path));
+        xml.push_str(&format!(
+            "<url><loc>{}{}.html</loc>",
+            crate::html::escape(url),
+            a.page_path
+        ));
         if let Some(updated) = &a.updated {
-            xml.push_str(&format!("<lastmod>{}</lastmod>", crate::html::escape(updated)));
+            xml.push_str(&format!(
+                "<lastmod>{}</lastmod>",
+                crate::html::escape(updated)
+            ));
         }
         xml.push_str("</url>\n");
     }

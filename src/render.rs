@@ -10,7 +10,9 @@ use serde::Serialize;
 use crate::article::{Article, Infobox};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::LinkGraph;
-use crate::markdown::{self, Heading, PageContext, RenderedBody, Target, relative_page_url, root_prefix};
+use crate::markdown::{
+    self, Heading, PageContext, RenderedBody, Target, relative_page_url, root_prefix,
+};
 use crate::site::{ArticleId, Site};
 use crate::slug;
 use crate::theme::Theme;
@@ -148,7 +150,13 @@ pub struct Renderer<'a> {
 
 impl<'a> Renderer<'a> {
     /// Wraps a page's view with what every page gets, and renders `template`.
-    pub fn page<T: Serialize>(&self, template: &str, kind: &str, page_path: &str, page: T) -> Result<String, Diagnostic> {
+    pub fn page<T: Serialize>(
+        &self,
+        template: &str,
+        kind: &str,
+        page_path: &str,
+        page: T,
+    ) -> Result<String, Diagnostic> {
         self.page_at_root(template, kind, page_path, root_prefix(page_path), page)
     }
 
@@ -176,8 +184,9 @@ impl<'a> Renderer<'a> {
             page,
             kind,
         };
-        let context = tera::Context::from_serialize(&view)
-            .map_err(|e| Diagnostic::error_in_file(std::path::Path::new(template), e.to_string()))?;
+        let context = tera::Context::from_serialize(&view).map_err(|e| {
+            Diagnostic::error_in_file(std::path::Path::new(template), e.to_string())
+        })?;
         self.theme.render(template, &context)
     }
 
@@ -198,7 +207,11 @@ impl<'a> Renderer<'a> {
         let see_also_id = body
             .headings
             .iter()
-            .find(|h| h.text.trim().eq_ignore_ascii_case(&self.site.config.build.see_also_heading))
+            .find(|h| {
+                h.text
+                    .trim()
+                    .eq_ignore_ascii_case(&self.site.config.build.see_also_heading)
+            })
             .map_or_else(|| "see-also".to_string(), |h| h.id.clone());
         let view = ArticleView {
             title: &article.title,
@@ -209,7 +222,14 @@ impl<'a> Renderer<'a> {
             see_also: body
                 .see_also
                 .iter()
-                .map(|e| self.link_view(&article.page_path, &e.target, e.anchor.as_deref(), Some(&e.text)))
+                .map(|e| {
+                    self.link_view(
+                        &article.page_path,
+                        &e.target,
+                        e.anchor.as_deref(),
+                        Some(&e.text),
+                    )
+                })
                 .collect(),
             see_also_id,
             see_also_heading: &self.site.config.build.see_also_heading,
@@ -229,7 +249,10 @@ impl<'a> Renderer<'a> {
                 .collect(),
             local_graph_svg: crate::diagram::local_graph(self.site, self.graph, id),
             source: article.source.as_deref(),
-            source_is_url: article.source.as_deref().is_some_and(|s| s.starts_with("https://") || s.starts_with("http://")),
+            source_is_url: article
+                .source
+                .as_deref()
+                .is_some_and(|s| s.starts_with("https://") || s.starts_with("http://")),
             license: article.license.as_deref(),
             edit_url: self
                 .site
@@ -247,7 +270,13 @@ impl<'a> Renderer<'a> {
     }
 
     /// A link from page `from` to a target, with the target's title and description.
-    pub fn link_view(&self, from: &str, target: &Target, anchor: Option<&str>, text: Option<&str>) -> LinkView {
+    pub fn link_view(
+        &self,
+        from: &str,
+        target: &Target,
+        anchor: Option<&str>,
+        text: Option<&str>,
+    ) -> LinkView {
         let page = target.page_path(self.site);
         let mut href = relative_page_url(from, &page);
         let (title, description, class) = match target {
@@ -260,7 +289,10 @@ impl<'a> Renderer<'a> {
                 (a.title.clone(), a.description.clone(), "")
             }
             Target::Ambiguous(key) => (
-                self.graph.ambiguous.get(&page).map_or_else(|| key.clone(), |a| a.title.clone()),
+                self.graph
+                    .ambiguous
+                    .get(&page)
+                    .map_or_else(|| key.clone(), |a| a.title.clone()),
                 "several articles have this title".to_string(),
                 "ambiguous",
             ),
@@ -283,7 +315,9 @@ impl<'a> Renderer<'a> {
     ) -> Result<String, Diagnostic> {
         let view = infobox_view(article, infobox, cx);
         let template = match &infobox.template {
-            Some(name) if self.theme.has_template(&format!("infobox/{name}.html")) => format!("infobox/{name}.html"),
+            Some(name) if self.theme.has_template(&format!("infobox/{name}.html")) => {
+                format!("infobox/{name}.html")
+            }
             Some(name) => {
                 warnings.push(Diagnostic::warning_at(
                     &article.display_path,
@@ -369,11 +403,18 @@ fn infobox_view(article: &Article, infobox: &Infobox, cx: &PageContext<'_>) -> I
         match (key.as_str(), value) {
             ("title", toml::Value::String(t)) => title = t.clone(),
             ("image", toml::Value::String(src)) => {
-                let caption = infobox.get("caption").and_then(toml::Value::as_str).unwrap_or("");
+                let caption = infobox
+                    .get("caption")
+                    .and_then(toml::Value::as_str)
+                    .unwrap_or("");
                 let (caption_html, _) = markdown::render_inline(caption, offset, cx);
                 image = Some(ImageView {
                     src: asset_url(&article.page_path, src),
-                    alt: if caption.is_empty() { title.clone() } else { caption.to_string() },
+                    alt: if caption.is_empty() {
+                        title.clone()
+                    } else {
+                        caption.to_string()
+                    },
                     caption_html,
                 });
             }
@@ -401,15 +442,27 @@ enum Depth {
     Nested,
 }
 
-fn row_view(key: &str, value: &toml::Value, value_html: &dyn Fn(&toml::Value) -> String, depth: Depth) -> InfoboxRowView {
+fn row_view(
+    key: &str,
+    value: &toml::Value,
+    value_html: &dyn Fn(&toml::Value) -> String,
+    depth: Depth,
+) -> InfoboxRowView {
     let rows = match value {
-        toml::Value::Table(t) if depth == Depth::Top => t.iter().map(|(k, v)| row_view(k, v, value_html, Depth::Nested)).collect(),
+        toml::Value::Table(t) if depth == Depth::Top => t
+            .iter()
+            .map(|(k, v)| row_view(k, v, value_html, Depth::Nested))
+            .collect(),
         _ => Vec::new(),
     };
     InfoboxRowView {
         key: key.to_string(),
         label: label_from_key(key),
-        html: if rows.is_empty() { value_html(value) } else { String::new() },
+        html: if rows.is_empty() {
+            value_html(value)
+        } else {
+            String::new()
+        },
         rows,
     }
 }
@@ -434,7 +487,11 @@ fn value_html(value: &toml::Value, offset: usize, cx: &PageContext<'_>) -> Strin
         toml::Value::Table(t) => {
             let mut out = String::from("<dl class=\"infobox-table\">");
             for (k, v) in t {
-                out.push_str(&format!("<dt>{}</dt><dd>{}</dd>", crate::html::escape(&label_from_key(k)), value_html(v, offset, cx)));
+                out.push_str(&format!(
+                    "<dt>{}</dt><dd>{}</dd>",
+                    crate::html::escape(&label_from_key(k)),
+                    value_html(v, offset, cx)
+                ));
             }
             out.push_str("</dl>");
             out
@@ -467,7 +524,11 @@ mod tests {
 
     #[test]
     fn contents_are_numbered_by_level() {
-        let h = |level, id: &str| Heading { level, id: id.into(), text: id.into() };
+        let h = |level, id: &str| Heading {
+            level,
+            id: id.into(),
+            text: id.into(),
+        };
         let entries = toc(&[h(2, "a"), h(3, "b"), h(3, "c"), h(2, "d")]);
         let numbers: Vec<&str> = entries.iter().map(|e| e.number.as_str()).collect();
         assert_eq!(numbers, ["1", "1.1", "1.2", "2"]);

@@ -76,7 +76,9 @@ impl TitleIndex {
 
     /// The article whose source file is `rel_path` (`a/b.md`).
     pub fn by_source_path(&self, rel_path: &str) -> Option<ArticleId> {
-        self.paths.get(rel_path.strip_suffix(".md").unwrap_or(rel_path)).copied()
+        self.paths
+            .get(rel_path.strip_suffix(".md").unwrap_or(rel_path))
+            .copied()
     }
 }
 
@@ -111,8 +113,14 @@ impl Site {
         let mut index = TitleIndex::default();
         let mut pages: HashMap<&str, ArticleId> = HashMap::new();
         for (id, article) in articles.iter().enumerate() {
-            index.titles.entry(normalize_title(&article.title)).or_default().push(id);
-            index.paths.insert(article.rel_path.trim_end_matches(".md").to_string(), id);
+            index
+                .titles
+                .entry(normalize_title(&article.title))
+                .or_default()
+                .push(id);
+            index
+                .paths
+                .insert(article.rel_path.trim_end_matches(".md").to_string(), id);
             if let Some(&other) = pages.get(article.page_path.as_str()) {
                 diagnostics.push(Diagnostic::error_in_file(
                     &article.display_path,
@@ -218,10 +226,19 @@ mod tests {
 
     #[test]
     fn titles_match_ignoring_case_dashes_underscores_and_spacing() {
-        assert_eq!(normalize_title("Israel–Kosovo  relations"), "israel-kosovo relations");
-        assert_eq!(normalize_title("israel-kosovo_relations"), "israel-kosovo relations");
+        assert_eq!(
+            normalize_title("Israel–Kosovo  relations"),
+            "israel-kosovo relations"
+        );
+        assert_eq!(
+            normalize_title("israel-kosovo_relations"),
+            "israel-kosovo relations"
+        );
         assert_eq!(normalize_title(" Israel — Kosovo "), "israel - kosovo");
-        assert_eq!(normalize_title("Dac\u{30c}ic\u{301}"), normalize_title("Dačić"));
+        assert_eq!(
+            normalize_title("Dac\u{30c}ic\u{301}"),
+            normalize_title("Dačić")
+        );
     }
 
     #[test]
@@ -236,7 +253,10 @@ mod tests {
         assert!(!d.has_errors());
         assert_eq!(site.index.resolve("ALPHA"), Resolution::Article(1));
         assert_eq!(site.index.resolve("first_letter"), Resolution::Article(1));
-        assert_eq!(site.index.resolve("dom/node/length"), Resolution::Article(0));
+        assert_eq!(
+            site.index.resolve("dom/node/length"),
+            Resolution::Article(0)
+        );
         assert_eq!(site.index.resolve("Beta"), Resolution::Missing);
     }
 
@@ -244,21 +264,32 @@ mod tests {
     fn shared_titles_are_ambiguous() {
         let (site, _) = Site::new(
             Config::default(),
-            vec![article("a/length.md", "title = \"length\""), article("b/length.md", "title = \"Length\"")],
+            vec![
+                article("a/length.md", "title = \"length\""),
+                article("b/length.md", "title = \"Length\""),
+            ],
         );
-        assert_eq!(site.index.resolve("length"), Resolution::Ambiguous(vec![0, 1]));
+        assert_eq!(
+            site.index.resolve("length"),
+            Resolution::Ambiguous(vec![0, 1])
+        );
     }
 
     #[test]
     fn alias_equal_to_another_title_is_an_error_naming_both_files() {
         let (_, d) = Site::new(
             Config::default(),
-            vec![article("a.md", "title = \"A\"\naliases = [\"B\"]"), article("b.md", "title = \"B\"")],
+            vec![
+                article("a.md", "title = \"A\"\naliases = [\"B\"]"),
+                article("b.md", "title = \"B\""),
+            ],
         );
         let messages: Vec<String> = d.into_sorted().iter().map(|d| d.to_string()).collect();
         assert_eq!(
             messages,
-            ["content/a.md:3:12: error: alias `B` is the title of content/b.md; remove the alias or rename one article"]
+            [
+                "content/a.md:3:12: error: alias `B` is the title of content/b.md; remove the alias or rename one article"
+            ]
         );
     }
 
@@ -266,7 +297,10 @@ mod tests {
     fn two_files_writing_one_page_are_an_error() {
         let (_, d) = Site::new(
             Config::default(),
-            vec![article("a b.md", "title = \"X\""), article("a-b.md", "title = \"Y\"")],
+            vec![
+                article("a b.md", "title = \"X\""),
+                article("a-b.md", "title = \"Y\""),
+            ],
         );
         assert!(d.has_errors());
     }

@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn path_segment_folds_accents_and_dashes() {
-        assert_eq!(path_segment("Israel–Kosovo relations"), "israel-kosovo-relations");
+        assert_eq!(
+            path_segment("Israel–Kosovo relations"),
+            "israel-kosovo-relations"
+        );
         assert_eq!(path_segment("Gërvalla-Schwarz"), "gervalla-schwarz");
         assert_eq!(path_segment("Côte d'Ivoire"), "cote-d-ivoire");
     }
@@ -144,6 +147,9 @@ mod tests {
 
     #[test]
     fn title_from_stem_restores_spaces_and_capital() {
-        assert_eq!(title_from_stem("israel-kosovo_relations"), "Israel kosovo relations");
+        assert_eq!(
+            title_from_stem("israel-kosovo_relations"),
+            "Israel kosovo relations"
+        );
     }
 }

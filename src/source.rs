@@ -47,8 +47,10 @@ pub fn walk(src_dir: &Path, display_dir: &Path) -> Result<SourceSet, crate::Erro
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().unwrap_or(src_dir).to_path_buf();
-                set.diagnostics
-                    .push(Diagnostic::error_in_file(&path, format!("cannot read: {e}")));
+                set.diagnostics.push(Diagnostic::error_in_file(
+                    &path,
+                    format!("cannot read: {e}"),
+                ));
                 continue;
             }
         };

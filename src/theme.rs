@@ -70,7 +70,13 @@ impl Theme {
         let mut sources: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
         for (path, text) in DEFAULT_TEMPLATES {
             let name = path.trim_start_matches("templates/");
-            sources.insert(name.to_string(), (PathBuf::from(format!("(default theme)/{path}")), (*text).to_string()));
+            sources.insert(
+                name.to_string(),
+                (
+                    PathBuf::from(format!("(default theme)/{path}")),
+                    (*text).to_string(),
+                ),
+            );
         }
         let site_templates = root.join("templates");
         for (name, path) in files_under(&site_templates)? {
@@ -81,13 +87,22 @@ impl Theme {
         }
         let mut tera = tera::Tera::new();
         tera.autoescape_on([".html", ".xml", ".svg"]);
-        let template_paths: BTreeMap<String, PathBuf> =
-            sources.iter().map(|(name, (path, _))| (name.clone(), path.clone())).collect();
-        tera.add_raw_templates(sources.iter().map(|(name, (_, text))| (name.as_str(), text.as_str())))
-            .map_err(|e| Error::Content(vec![tera_diagnostic(&e, &template_paths)]))?;
+        let template_paths: BTreeMap<String, PathBuf> = sources
+            .iter()
+            .map(|(name, (path, _))| (name.clone(), path.clone()))
+            .collect();
+        tera.add_raw_templates(
+            sources
+                .iter()
+                .map(|(name, (_, text))| (name.as_str(), text.as_str())),
+        )
+        .map_err(|e| Error::Content(vec![tera_diagnostic(&e, &template_paths)]))?;
         let mut static_files = BTreeMap::new();
         for (path, text) in DEFAULT_STATIC {
-            static_files.insert(path.trim_start_matches("static/").to_string(), StaticFile::Embedded(text));
+            static_files.insert(
+                path.trim_start_matches("static/").to_string(),
+                StaticFile::Embedded(text),
+            );
         }
         for (name, path) in files_under(&root.join("static"))? {
             static_files.insert(name, StaticFile::Site(path));
@@ -132,12 +147,16 @@ fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
     }
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?;
+        let entry =
+            entry.map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?;
         if !entry.file_type().is_file() {
             continue;
         }
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-        let name: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let name: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
         if name.iter().any(|n| n.starts_with('.')) {
             continue;
         }
