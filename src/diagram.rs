@@ -26,6 +26,9 @@ struct Node {
     class: &'static str,
 }
 
+/// The most node labels a drawing writes out; the others are named by their `<title>`.
+const LABEL_LIMIT: usize = 40;
+
 /// The neighbourhood of one article, or an empty string when it has none.
 pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     let from = &site.articles[id].page_path;
@@ -65,7 +68,7 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     let title = &site.articles[id].title;
     let _ = write!(
         svg,
-        r#"<svg class="local-graph" viewBox="0 0 {w} {h}" role="img" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around {}</title>"#,
+        r#"<svg class="local-graph" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around {}</title>"#,
         escape(title)
     );
     let count = neighbours.len() as f64;
@@ -82,7 +85,7 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
         );
     }
     for ((n, _), (x, y)) in neighbours.iter().zip(&points) {
-        draw_node(&mut svg, n, *x, *y, 5.0);
+        draw_node(&mut svg, n, *x, *y, 5.0, w, Label::Shown);
     }
     let _ = write!(
         svg,
@@ -102,23 +105,40 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     svg
 }
 
-fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64) {
-    let anchor = if x < 100.0 {
+fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64, width: f64, label: Label) {
+    if label == Label::Hidden {
+        let _ = write!(
+            svg,
+            r#"<a href="{}" class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{radius:.1}"/></a>"#,
+            escape(&n.href),
+            n.class,
+            escape(&n.label),
+        );
+        return;
+    }
+    let anchor = if x < width * 0.3 {
         "start"
-    } else if x > 220.0 {
+    } else if x > width * 0.7 {
         "end"
     } else {
         "middle"
     };
     let _ = write!(
         svg,
-        r#"<a href="{}" class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{radius}"/><text x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text></a>"#,
+        r#"<a href="{}" class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{radius:.1}"/><text x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text></a>"#,
         escape(&n.href),
         n.class,
         escape(&n.label),
         y + radius + 11.0,
         escape(&shorten(&n.label, 24))
     );
+}
+
+/// Whether a node's label is written beside it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Label {
+    Shown,
+    Hidden,
 }
 
 fn shorten(text: &str, max: usize) -> String {
@@ -134,13 +154,19 @@ fn shorten(text: &str, max: usize) -> String {
 pub struct SiteGraph {
     /// The SVG drawing.
     pub svg: String,
-    /// How many articles it shows, of how many.
+    /// How many articles it shows.
     pub shown: usize,
+    /// How many missing titles it shows.
+    pub shown_missing: usize,
     /// Groups of shown articles that link among themselves: (label, members).
     pub groups: Vec<(String, Vec<ArticleId>)>,
 }
 
-/// Draws the site graph of the `SITE_GRAPH_LIMIT` most connected articles.
+/// The most missing titles the site graph shows.
+pub const SITE_GRAPH_MISSING_LIMIT: usize = 30;
+
+/// Draws the site graph: the `SITE_GRAPH_LIMIT` most connected articles, the titles they want
+/// most that nobody has written, and the links between them.
 pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph {
     let mut ids: Vec<ArticleId> = (0..site.articles.len())
         .filter(|&id| site.articles[id].page_path != "index")
@@ -153,30 +179,74 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     });
     ids.truncate(SITE_GRAPH_LIMIT);
     ids.sort_unstable();
-    let position: BTreeMap<ArticleId, usize> =
-        ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-    let mut edges: BTreeMap<(usize, usize), LinkKind> = BTreeMap::new();
-    for (&id, &i) in &position {
+    let mut nodes: Vec<Node> = ids
+        .iter()
+        .map(|&id| Node {
+            href: relative_page_url(from_page, &site.articles[id].page_path),
+            label: site.articles[id].title.clone(),
+            class: "node-article",
+        })
+        .collect();
+    let index: BTreeMap<Target, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (Target::Article(id), i))
+        .collect();
+    let mut wanted: BTreeMap<String, (usize, &str, Target)> = BTreeMap::new();
+    for &id in &ids {
         for edge in &graph.out[id] {
-            if let Target::Article(to) = edge.to
-                && let Some(&j) = position.get(&to)
-                && i != j
-            {
-                let key = (i.min(j), i.max(j));
-                let kind = edges.entry(key).or_insert(edge.kind);
+            if let Target::Missing(_) = &edge.to {
+                let page = edge.to.page_path(site);
+                if let Some(missing) = graph.missing.get(&page) {
+                    wanted.entry(page).or_insert((
+                        missing.linked_from.len(),
+                        missing.title(),
+                        edge.to.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    let mut wanted: Vec<(usize, &str, Target, String)> = wanted
+        .into_iter()
+        .map(|(page, (n, title, target))| (n, title, target, page))
+        .collect();
+    wanted.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.3.cmp(&b.3)));
+    wanted.truncate(SITE_GRAPH_MISSING_LIMIT);
+    wanted.sort_by(|a, b| a.3.cmp(&b.3));
+    let mut missing_index: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, title, _, page) in &wanted {
+        missing_index.insert(page, nodes.len());
+        nodes.push(Node {
+            href: relative_page_url(from_page, page),
+            label: (*title).to_string(),
+            class: "node-missing",
+        });
+    }
+    let mut edges: BTreeMap<(usize, usize), LinkKind> = BTreeMap::new();
+    for (i, &id) in ids.iter().enumerate() {
+        for edge in &graph.out[id] {
+            let to = match &edge.to {
+                Target::Missing(_) => missing_index.get(edge.to.page_path(site).as_str()).copied(),
+                other => index.get(other).copied(),
+            };
+            if let Some(j) = to.filter(|&j| j != i) {
+                let kind = edges.entry((i.min(j), i.max(j))).or_insert(edge.kind);
                 if edge.kind == LinkKind::SeeAlso {
                     *kind = LinkKind::SeeAlso;
                 }
             }
         }
     }
-    let points = layout(ids.len(), &edges);
+    let points = layout(nodes.len(), &edges);
     let groups = groups(site, &ids, &edges);
-    let size = 900.0;
+    let size = (260.0 + 50.0 * (nodes.len() as f64).sqrt())
+        .min(960.0)
+        .round();
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="site-graph" viewBox="0 0 {size} {size}" role="img" aria-labelledby="site-graph-title"><title id="site-graph-title">How the {} most connected articles link</title>"#,
+        r#"<svg class="site-graph" width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" aria-labelledby="site-graph-title"><title id="site-graph-title">How the {} most connected articles link</title>"#,
         ids.len()
     );
     for (&(i, j), kind) in &edges {
@@ -195,20 +265,34 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
             b.1 * size
         );
     }
-    for (i, &id) in ids.iter().enumerate() {
-        let a = &site.articles[id];
-        let n = Node {
-            href: relative_page_url(from_page, &a.page_path),
-            label: a.title.clone(),
-            class: "node-article",
-        };
-        let radius = 3.0 + (graph.degree(id) as f64).sqrt().min(6.0);
-        draw_node(&mut svg, &n, points[i].0 * size, points[i].1 * size, radius);
+    let mut degree = vec![0usize; nodes.len()];
+    for &(i, j) in edges.keys() {
+        degree[i] += 1;
+        degree[j] += 1;
+    }
+    let mut by_degree: Vec<usize> = (0..nodes.len()).collect();
+    by_degree.sort_by_key(|&i| (std::cmp::Reverse(degree[i]), i));
+    let mut labelled = vec![Label::Hidden; nodes.len()];
+    for &i in by_degree.iter().take(LABEL_LIMIT) {
+        labelled[i] = Label::Shown;
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let radius = 3.0 + (degree[i] as f64).sqrt().min(6.0);
+        draw_node(
+            &mut svg,
+            n,
+            points[i].0 * size,
+            points[i].1 * size,
+            radius,
+            size,
+            labelled[i],
+        );
     }
     svg.push_str("</svg>");
     SiteGraph {
         svg,
         shown: ids.len(),
+        shown_missing: wanted.len(),
         groups,
     }
 }
@@ -219,7 +303,11 @@ fn layout(n: usize, edges: &BTreeMap<(usize, usize), LinkKind>) -> Vec<(f64, f64
     let mut pos: Vec<(f64, f64)> = (0..n)
         .map(|i| {
             let t = i as f64 * 2.399_963; // golden angle
-            let r = 0.45 * ((i as f64 + 0.5) / n.max(1) as f64).sqrt();
+            let r = if n == 1 {
+                0.0
+            } else {
+                0.45 * ((i as f64 + 0.5) / n as f64).sqrt()
+            };
             (0.5 + r * t.cos(), 0.5 + r * t.sin())
         })
         .collect();
@@ -283,7 +371,10 @@ fn groups(
         }
         root
     }
-    for &(i, j) in edges.keys() {
+    for &(i, j) in edges
+        .keys()
+        .filter(|&&(i, j)| i < ids.len() && j < ids.len())
+    {
         let (a, b) = (find(&mut parent, i), find(&mut parent, j));
         if a != b {
             parent[a.max(b)] = a.min(b);

@@ -361,6 +361,7 @@ fn redirect_pages(r: &Renderer<'_>) -> Pages {
 struct GraphView {
     svg: String,
     shown: usize,
+    shown_missing: usize,
     total: usize,
     missing: usize,
     groups: Vec<GroupView>,
@@ -378,6 +379,7 @@ fn graph_page(r: &Renderer<'_>) -> Pages {
     let view = GraphView {
         svg: drawing.svg,
         shown: drawing.shown,
+        shown_missing: drawing.shown_missing,
         total: r.site.articles.len(),
         missing: r.graph.missing.len(),
         groups: drawing
