@@ -76,6 +76,7 @@ fn check_reports_exactly_the_generators_missing_titles_and_build_renders_them_re
     )
     .unwrap();
     let any = regex::Regex::new(r#"<a href="(?:\.\./)*missing/[^"]+""#).unwrap();
+    let svg = regex::Regex::new(r"(?s)<svg.*?</svg>").unwrap();
     let mut red_links = 0;
     for entry in std::fs::read_dir(out.join(".")).unwrap() {
         let path = entry.unwrap().path();
