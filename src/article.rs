@@ -26,7 +26,7 @@ struct FrontMatter {
     aliases: Vec<Spanned<String>>,
     #[serde(default)]
     categories: Vec<Spanned<String>>,
-    infobox: Option<toml::Table>,
+    infobox: Option<indexmap::IndexMap<String, Spanned<toml::Value>>>,
     #[serde(default)]
     extra: toml::Table,
     source: Option<String>,
@@ -72,9 +72,20 @@ pub struct Article {
 pub struct Infobox {
     /// `template = "bilateral-relations"` picks `templates/infobox/bilateral-relations.html`.
     pub template: Option<String>,
+    /// Where `template`'s value stands in the file.
+    pub template_offset: usize,
     /// Every other key, in the author's order.
-    pub fields: Vec<(String, toml::Value)>,
-    /// Where the `[infobox]` table starts in the file (for diagnostics inside values).
+    pub fields: Vec<InfoboxField>,
+}
+
+/// One key of the infobox.
+#[derive(Debug, Clone)]
+pub struct InfoboxField {
+    /// The key as written.
+    pub key: String,
+    /// Its value.
+    pub value: toml::Value,
+    /// Where the value's text starts in the file (inside the quotes of a string).
     pub offset: usize,
 }
 
@@ -107,7 +118,7 @@ impl Article {
         let fm_start = split.front_matter.as_ref().map_or(0, |r| r.start);
         let infobox = front
             .infobox
-            .map(|table| Infobox::from_table(table, fm_start, &source.text));
+            .map(|table| Infobox::from_table(table, fm_start));
         let stem = source
             .rel_path
             .rsplit('/')
@@ -164,25 +175,33 @@ impl Article {
 }
 
 impl Infobox {
-    fn from_table(table: toml::Table, offset: usize, _text: &str) -> Self {
+    fn from_table(table: indexmap::IndexMap<String, Spanned<toml::Value>>, base: usize) -> Self {
         let mut template = None;
+        let mut template_offset = base;
         let mut fields = Vec::with_capacity(table.len());
-        for (key, value) in table {
+        for (key, spanned) in table {
+            let span = spanned.span();
+            let value = spanned.into_inner();
+            let quoted = usize::from(matches!(value, toml::Value::String(_)));
+            let offset = base + span.start + quoted;
             match (key.as_str(), value) {
-                ("template", toml::Value::String(name)) => template = Some(name),
-                (_, value) => fields.push((key, value)),
+                ("template", toml::Value::String(name)) => {
+                    template = Some(name);
+                    template_offset = offset;
+                }
+                (_, value) => fields.push(InfoboxField { key, value, offset }),
             }
         }
         Infobox {
             template,
+            template_offset,
             fields,
-            offset,
         }
     }
 
     /// A field's value, if present.
     pub fn get(&self, key: &str) -> Option<&toml::Value> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.fields.iter().find(|f| f.key == key).map(|f| &f.value)
     }
 }
 
@@ -316,7 +335,7 @@ mod tests {
         let article = Article::parse(source("a.md", text)).unwrap();
         let infobox = article.infobox.unwrap();
         assert_eq!(infobox.template.as_deref(), Some("t"));
-        let keys: Vec<&str> = infobox.fields.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = infobox.fields.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(keys, ["zeta", "alpha"]);
     }
 }

@@ -21,6 +21,7 @@ pub mod diagnostic;
 pub mod diagram;
 pub mod graph;
 pub mod html;
+pub mod infobox;
 pub mod markdown;
 pub mod output;
 pub mod pages;
@@ -198,7 +199,14 @@ fn render_bodies(site: &Site, severity: Severity) -> Vec<RenderedBody> {
                 broken_link_severity: severity,
             };
             let article = &site.articles[id];
-            markdown::render_body(article.body(), article.body_start, &cx, Dialect::Folio)
+            let mut body =
+                markdown::render_body(article.body(), article.body_start, &cx, Dialect::Folio);
+            if let Some(infobox) = &article.infobox {
+                let (view, links) = infobox::render(article, infobox, &cx);
+                body.links.extend(links);
+                body.infobox = Some(view);
+            }
+            body
         })
         .collect()
 }

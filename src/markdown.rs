@@ -129,6 +129,8 @@ pub struct RenderedBody {
     pub see_also: Vec<SeeAlsoEntry>,
     /// Problems found: links to files that do not exist, links out of the site.
     pub diagnostics: Vec<Diagnostic>,
+    /// The infobox, rendered in the same pass (its links are in `links`).
+    pub infobox: Option<crate::infobox::InfoboxView>,
 }
 
 /// What a renderer needs to know about the page it renders for.
@@ -231,16 +233,17 @@ pub fn render_standalone(markdown: &str, dialect: Dialect) -> RenderedBody {
 }
 
 /// Renders a one-line value (an infobox field) as inline Markdown, without the paragraph.
+/// Raw HTML is shown as text: values are data, not markup.
 pub fn render_inline(text: &str, offset: usize, cx: &PageContext<'_>) -> (String, Vec<LinkUse>) {
     let mut renderer = BodyRenderer::new(cx, offset, Dialect::Folio);
     renderer.link_kind = LinkKind::Infobox;
     let events: Vec<_> = Parser::new_ext(text, Dialect::Folio.options())
         .into_offset_iter()
-        .filter(|(e, _)| {
-            !matches!(
-                e,
-                Event::Start(Tag::Paragraph) | Event::End(TagEnd::Paragraph)
-            )
+        .filter_map(|(e, r)| match e {
+            Event::Start(Tag::Paragraph | Tag::HtmlBlock)
+            | Event::End(TagEnd::Paragraph | TagEnd::HtmlBlock) => None,
+            Event::Html(html) | Event::InlineHtml(html) => Some((Event::Text(html), r)),
+            other => Some((other, r)),
         })
         .collect();
     let mut out = Vec::with_capacity(events.len());
@@ -248,6 +251,14 @@ pub fn render_inline(text: &str, offset: usize, cx: &PageContext<'_>) -> (String
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, out.into_iter());
     (html.trim_end().to_string(), renderer.result.links)
+}
+
+/// The text of some inline Markdown, without its markup (for `alt` and `title` attributes).
+pub fn inline_plain_text(text: &str) -> String {
+    let events: Vec<Spanned<'_>> = Parser::new_ext(text, Dialect::Folio.options())
+        .into_offset_iter()
+        .collect();
+    plain_text(&events).trim().to_string()
 }
 
 struct BodyRenderer<'c, 's> {

@@ -8,11 +8,10 @@
 use serde::Serialize;
 
 use crate::article::{Article, Infobox};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::graph::LinkGraph;
-use crate::markdown::{
-    self, Heading, PageContext, RenderedBody, Target, relative_page_url, root_prefix,
-};
+use crate::infobox::InfoboxView;
+use crate::markdown::{Heading, RenderedBody, Target, relative_page_url, root_prefix};
 use crate::site::{ArticleId, Site};
 use crate::slug;
 use crate::theme::Theme;
@@ -41,45 +40,6 @@ pub struct TocEntry {
     pub id: String,
     /// The heading's text.
     pub text: String,
-}
-
-/// One row of an infobox.
-#[derive(Debug, Clone, Serialize)]
-pub struct InfoboxRowView {
-    /// The key as written.
-    pub key: String,
-    /// The label shown (`envoy_title1` -> `Envoy title 1`).
-    pub label: String,
-    /// The value as HTML.
-    pub html: String,
-    /// For a table value: its rows (a sub-section of the box).
-    pub rows: Vec<InfoboxRowView>,
-}
-
-/// An infobox, ready for its template.
-#[derive(Debug, Clone, Serialize)]
-pub struct InfoboxView {
-    /// The box's title (the `title` key, or the article's title).
-    pub title: String,
-    /// The template name, if one was asked for.
-    pub template: Option<String>,
-    /// The image URL and its caption, if there is an `image` key.
-    pub image: Option<ImageView>,
-    /// Every other row, in the author's order.
-    pub rows: Vec<InfoboxRowView>,
-    /// The same values by key, for per-type layouts.
-    pub fields: indexmap::IndexMap<String, String>,
-}
-
-/// An image with its caption.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImageView {
-    /// Relative or absolute URL.
-    pub src: String,
-    /// Text alternative (the caption's text, or the title).
-    pub alt: String,
-    /// Caption as HTML.
-    pub caption_html: String,
 }
 
 /// Everything an article page shows.
@@ -194,15 +154,10 @@ impl<'a> Renderer<'a> {
     pub fn article(&self, id: ArticleId) -> Result<(String, Vec<Diagnostic>), Diagnostic> {
         let article = &self.site.articles[id];
         let body = &self.bodies[id];
-        let cx = PageContext {
-            site: self.site,
-            from: id,
-            broken_link_severity: Severity::Warning,
-        };
         let mut warnings = Vec::new();
-        let infobox_html = match &article.infobox {
-            Some(infobox) => self.infobox(article, infobox, &cx, &mut warnings)?,
-            None => String::new(),
+        let infobox_html = match (&article.infobox, &body.infobox) {
+            (Some(infobox), Some(view)) => self.infobox(article, infobox, view, &mut warnings)?,
+            _ => String::new(),
         };
         let see_also_id = body
             .headings
@@ -310,10 +265,9 @@ impl<'a> Renderer<'a> {
         &self,
         article: &Article,
         infobox: &Infobox,
-        cx: &PageContext<'_>,
+        view: &InfoboxView,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<String, Diagnostic> {
-        let view = infobox_view(article, infobox, cx);
         let template = match &infobox.template {
             Some(name) if self.theme.has_template(&format!("infobox/{name}.html")) => {
                 format!("infobox/{name}.html")
@@ -322,7 +276,7 @@ impl<'a> Renderer<'a> {
                 warnings.push(Diagnostic::warning_at(
                     &article.display_path,
                     &article.text,
-                    infobox.offset,
+                    infobox.template_offset,
                     format!("no infobox template `templates/infobox/{name}.html`; using the generic infobox"),
                 ));
                 "infobox/generic.html".to_string()
@@ -369,158 +323,9 @@ pub fn toc(headings: &[Heading]) -> Vec<TocEntry> {
         .collect()
 }
 
-/// `envoy_title1` -> `Envoy title 1`, `trade-volume` -> `Trade volume`.
-pub fn label_from_key(key: &str) -> String {
-    let mut words = Vec::new();
-    for part in key.split(['_', '-', ' ']).filter(|p| !p.is_empty()) {
-        let digits = part.len() - part.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-        let (word, number) = part.split_at(part.len() - digits);
-        if word.chars().all(|c| c.is_uppercase()) {
-            words.push(word.to_string());
-        } else if !word.is_empty() {
-            words.push(word.to_lowercase());
-        }
-        if !number.is_empty() {
-            words.push(number.to_string());
-        }
-    }
-    let joined = words.join(" ");
-    let mut chars = joined.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => key.to_string(),
-    }
-}
-
-fn infobox_view(article: &Article, infobox: &Infobox, cx: &PageContext<'_>) -> InfoboxView {
-    let offset = infobox.offset;
-    let value_html = |v: &toml::Value| value_html(v, offset, cx);
-    let mut title = article.title.clone();
-    let mut image = None;
-    let mut rows = Vec::new();
-    let mut fields = indexmap::IndexMap::new();
-    for (key, value) in &infobox.fields {
-        match (key.as_str(), value) {
-            ("title", toml::Value::String(t)) => title = t.clone(),
-            ("image", toml::Value::String(src)) => {
-                let caption = infobox
-                    .get("caption")
-                    .and_then(toml::Value::as_str)
-                    .unwrap_or("");
-                let (caption_html, _) = markdown::render_inline(caption, offset, cx);
-                image = Some(ImageView {
-                    src: asset_url(&article.page_path, src),
-                    alt: if caption.is_empty() {
-                        title.clone()
-                    } else {
-                        caption.to_string()
-                    },
-                    caption_html,
-                });
-            }
-            ("caption", _) if infobox.get("image").is_some() => {}
-            _ => {
-                let row = row_view(key, value, &value_html, Depth::Top);
-                fields.insert(key.clone(), row.html.clone());
-                rows.push(row);
-            }
-        }
-    }
-    InfoboxView {
-        title,
-        template: infobox.template.clone(),
-        image,
-        rows,
-        fields,
-    }
-}
-
-/// Whether a row is a top-level field of the box (whose table value becomes a sub-section).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Depth {
-    Top,
-    Nested,
-}
-
-fn row_view(
-    key: &str,
-    value: &toml::Value,
-    value_html: &dyn Fn(&toml::Value) -> String,
-    depth: Depth,
-) -> InfoboxRowView {
-    let rows = match value {
-        toml::Value::Table(t) if depth == Depth::Top => t
-            .iter()
-            .map(|(k, v)| row_view(k, v, value_html, Depth::Nested))
-            .collect(),
-        _ => Vec::new(),
-    };
-    InfoboxRowView {
-        key: key.to_string(),
-        label: label_from_key(key),
-        html: if rows.is_empty() {
-            value_html(value)
-        } else {
-            String::new()
-        },
-        rows,
-    }
-}
-
-fn value_html(value: &toml::Value, offset: usize, cx: &PageContext<'_>) -> String {
-    match value {
-        toml::Value::String(s) => markdown::render_inline(s, offset, cx).0,
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => f.to_string(),
-        toml::Value::Boolean(b) => if *b { "Yes" } else { "No" }.to_string(),
-        toml::Value::Datetime(d) => crate::html::escape(&d.to_string()),
-        toml::Value::Array(items) => {
-            let mut out = String::from("<ul class=\"infobox-list\">");
-            for item in items {
-                out.push_str("<li>");
-                out.push_str(&value_html(item, offset, cx));
-                out.push_str("</li>");
-            }
-            out.push_str("</ul>");
-            out
-        }
-        toml::Value::Table(t) => {
-            let mut out = String::from("<dl class=\"infobox-table\">");
-            for (k, v) in t {
-                out.push_str(&format!(
-                    "<dt>{}</dt><dd>{}</dd>",
-                    crate::html::escape(&label_from_key(k)),
-                    value_html(v, offset, cx)
-                ));
-            }
-            out.push_str("</dl>");
-            out
-        }
-    }
-}
-
-/// A URL for an asset named in front matter: absolute URLs as they are, site paths relative
-/// to the page.
-fn asset_url(page_path: &str, src: &str) -> String {
-    if src.contains("://") || src.starts_with("//") || crate::html::is_dangerous_url(src) {
-        if crate::html::is_dangerous_url(src) {
-            return String::new();
-        }
-        return src.to_string();
-    }
-    format!("{}{}", root_prefix(page_path), src.trim_start_matches('/'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_are_made_from_keys() {
-        assert_eq!(label_from_key("envoy_title1"), "Envoy title 1");
-        assert_eq!(label_from_key("trade-volume"), "Trade volume");
-        assert_eq!(label_from_key("GDP_growth"), "GDP growth");
-    }
 
     #[test]
     fn contents_are_numbered_by_level() {
