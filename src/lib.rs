@@ -26,6 +26,7 @@ pub mod markdown;
 pub mod output;
 pub mod pages;
 pub mod render;
+pub mod search;
 pub mod site;
 pub mod slug;
 pub mod source;
@@ -116,12 +117,16 @@ pub struct BuildReport {
     pub links: usize,
     /// Distinct missing titles.
     pub missing: usize,
+    /// The search index's total size in bytes, and its number of files.
+    pub search_index: (usize, usize),
     /// Warnings (already in `diagnostics`).
     pub diagnostics: Vec<Diagnostic>,
     /// Where the site went.
     pub dest: PathBuf,
     /// How long it took.
     pub elapsed: Duration,
+    /// How long each step took.
+    pub timings: Timings,
 }
 
 /// A site read, parsed, rendered to bodies and linked: everything but the pages.
@@ -138,20 +143,26 @@ pub struct CompiledSite {
     pub diagnostics: Diagnostics,
     /// The site root.
     pub root: PathBuf,
+    /// How long each step took.
+    pub timings: Timings,
 }
 
 /// Reads and links a whole site (steps 1 to 5).
 pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
+    let mut timings = Timings::start();
     let config = Config::load(root)?;
     let strict = strict_flag || config.build.strict;
     let mut theme = Theme::load(root)?;
     theme.set_site(&config);
+    timings.step("config and theme");
     let src_dir = root.join(&config.book.src);
     let sources = source::walk(&src_dir, &config.book.src)?;
     let mut diagnostics = sources.diagnostics;
+    timings.step("read sources");
     let articles = parse_articles(sources.sources, &mut diagnostics);
     let (site, site_diagnostics) = Site::new(config, articles);
     diagnostics.extend(site_diagnostics.into_sorted());
+    timings.step("parse front matter, index titles");
     let severity = if strict {
         Severity::Error
     } else {
@@ -161,11 +172,13 @@ pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
     for body in &bodies {
         diagnostics.extend(body.diagnostics.iter().cloned());
     }
+    timings.step("render Markdown");
     let graph = LinkGraph::build(&site, &bodies);
     diagnostics.extend(check::broken_anchors(&site, &bodies, severity));
     if strict {
         diagnostics.extend(check::missing_links(&site, &bodies));
     }
+    timings.step("link graph and checks");
     Ok(CompiledSite {
         site,
         theme,
@@ -173,7 +186,33 @@ pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
         graph,
         diagnostics,
         root: root.to_path_buf(),
+        timings,
     })
+}
+
+/// How long each step took, for `--verbose` and the benchmark.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    last: Instant,
+    /// (step, time) in order.
+    pub steps: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    /// Starts the clock.
+    pub fn start() -> Self {
+        Timings {
+            last: Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Records the time since the previous step under `name`.
+    pub fn step(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.steps.push((name, now - self.last));
+        self.last = now;
+    }
 }
 
 fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostics) -> Vec<Article> {
@@ -214,7 +253,8 @@ fn render_bodies(site: &Site, severity: Severity) -> Vec<RenderedBody> {
 /// Builds the site at `options.root` into its output folder.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
     let started = Instant::now();
-    let compiled = compile(&options.root, options.strict)?;
+    let mut compiled = compile(&options.root, options.strict)?;
+    compiled.timings.step("(between steps)");
     let config = &compiled.site.config;
     let dest = options
         .dest_dir
@@ -234,8 +274,15 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
     }
     let staging = output::Staging::new(&dest)?;
     let mut diagnostics = compiled.diagnostics.clone();
-    match pages::write_site(&compiled, &staging) {
-        Ok(more) => diagnostics.extend(more.into_sorted()),
+    let search_index;
+    let mut timings = std::mem::replace(&mut compiled.timings, Timings::start());
+    let written = pages::write_site(&compiled, &staging, &mut timings);
+    compiled.timings = timings;
+    match written {
+        Ok(written) => {
+            diagnostics.extend(written.diagnostics.into_sorted());
+            search_index = written.search_index;
+        }
         Err(e) => {
             staging.discard();
             return Err(e);
@@ -247,6 +294,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
     }
     let files = staging.len();
     let removed = staging.commit()?;
+    compiled.timings.step("move into the output");
     let links = compiled.graph.out.iter().map(Vec::len).sum();
     Ok(BuildReport {
         articles: compiled.site.articles.len(),
@@ -254,9 +302,11 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
         removed,
         links,
         missing: compiled.graph.missing.len(),
+        search_index,
         diagnostics: diagnostics.into_sorted(),
         dest,
         elapsed: started.elapsed(),
+        timings: compiled.timings,
     })
 }
 

@@ -30,6 +30,9 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Also print how long each step took.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Check links and report wanted articles, orphans and dead ends; writes nothing.
     Check {
@@ -59,13 +62,14 @@ fn main() -> ExitCode {
             dest_dir,
             strict,
             quiet,
+            verbose,
         } => build(
             folio::BuildOptions {
                 root: dir,
                 dest_dir,
                 strict,
             },
-            quiet,
+            Verbosity::from_flags(quiet, verbose),
         ),
         Command::Check {
             dir,
@@ -82,19 +86,44 @@ fn main() -> ExitCode {
     }
 }
 
-fn build(options: folio::BuildOptions, quiet: bool) -> Result<ExitCode, folio::Error> {
+/// How much a command prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+impl Verbosity {
+    fn from_flags(quiet: bool, verbose: bool) -> Self {
+        match (quiet, verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
+}
+
+fn build(options: folio::BuildOptions, verbosity: Verbosity) -> Result<ExitCode, folio::Error> {
     let report = folio::build(&options)?;
     for d in &report.diagnostics {
         eprintln!("{d}");
     }
-    if !quiet {
+    if verbosity == Verbosity::Verbose {
+        for (step, time) in &report.timings.steps {
+            println!("{:>8.1} ms  {step}", time.as_secs_f64() * 1000.0);
+        }
+    }
+    if verbosity != Verbosity::Quiet {
         println!(
-            "Built {} articles: {} files written to {} ({} links, {} missing titles, {} warnings, {} stale files removed) in {:.0} ms",
+            "Built {} articles: {} files written to {} ({} links, {} missing titles, search index {:.1} MB in {} files, {} warnings, {} stale files removed) in {:.0} ms",
             report.articles,
             report.files,
             report.dest.display(),
             report.links,
             report.missing,
+            report.search_index.0 as f64 / 1e6,
+            report.search_index.1,
             report.diagnostics.len(),
             report.removed,
             report.elapsed.as_secs_f64() * 1000.0

@@ -131,6 +131,8 @@ pub struct RenderedBody {
     pub diagnostics: Vec<Diagnostic>,
     /// The infobox, rendered in the same pass (its links are in `links`).
     pub infobox: Option<crate::infobox::InfoboxView>,
+    /// The body's plain text, without markup (headings included, See also left out).
+    pub text: String,
 }
 
 /// What a renderer needs to know about the page it renders for.
@@ -370,15 +372,30 @@ impl<'c, 's> BodyRenderer<'c, 's> {
                         id,
                     }));
                 }
-                other => out.push(other),
+                other => {
+                    self.collect_text(&other);
+                    out.push(other);
+                }
             }
+        }
+    }
+
+    /// Keeps the body's plain text (for the search index), a space between blocks.
+    fn collect_text(&mut self, event: &Event<'_>) {
+        let text = &mut self.result.text;
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) if !text.ends_with(' ') => {
+                text.push(' ')
+            }
+            _ => {}
         }
     }
 
     /// The text of `[[Title#Section]]` reads `Title § Section` (and `[[#Section]]` reads
     /// `Section`), as the link's plain text would otherwise show the `#`.
     fn wikilink_text<'a>(
-        &self,
+        &mut self,
         dest: &str,
         events: &mut std::iter::Peekable<impl Iterator<Item = Spanned<'a>>>,
         out: &mut Vec<Event<'a>>,
@@ -395,7 +412,9 @@ impl<'c, 's> BodyRenderer<'c, 's> {
                 format!("{} § {}", title.trim(), anchor.trim())
             };
             events.next();
-            out.push(Event::Text(shown.into()));
+            let shown = Event::Text(shown.into());
+            self.collect_text(&shown);
+            out.push(shown);
         }
     }
 

@@ -17,8 +17,20 @@ use crate::render::{LinkView, Renderer, category_page_path};
 use crate::site::ArticleId;
 use crate::{CompiledSite, Error};
 
-/// Renders and writes every page; returns warnings found while rendering.
-pub fn write_site(compiled: &CompiledSite, staging: &Staging) -> Result<Diagnostics, Error> {
+/// What writing the pages produced besides the files.
+pub struct Written {
+    /// Warnings (or render errors) found while rendering.
+    pub diagnostics: Diagnostics,
+    /// The search index's size in bytes and number of files.
+    pub search_index: (usize, usize),
+}
+
+/// Renders and writes every page.
+pub fn write_site(
+    compiled: &CompiledSite,
+    staging: &Staging,
+    timings: &mut crate::Timings,
+) -> Result<Written, Error> {
     let renderer = Renderer {
         site: &compiled.site,
         theme: &compiled.theme,
@@ -45,8 +57,12 @@ pub fn write_site(compiled: &CompiledSite, staging: &Staging) -> Result<Diagnost
             Err(PageError::Io(e)) => return Err(e),
         }
     }
+    timings.step("article pages");
     if diagnostics.has_errors() {
-        return Ok(diagnostics);
+        return Ok(Written {
+            diagnostics,
+            search_index: (0, 0),
+        });
     }
     let generated = [
         index_page(&renderer),
@@ -69,12 +85,26 @@ pub fn write_site(compiled: &CompiledSite, staging: &Staging) -> Result<Diagnost
         }
     }
     if diagnostics.has_errors() {
-        return Ok(diagnostics);
+        return Ok(Written {
+            diagnostics,
+            search_index: (0, 0),
+        });
     }
+    timings.step("generated pages");
     staging.write("graph.json", graph_json(compiled).as_bytes())?;
+    timings.step("graph.json");
+    let index = crate::search::build(&compiled.site, &compiled.bodies);
+    timings.step("search index");
+    for (path, text) in &index.files {
+        staging.write(path, text.as_bytes())?;
+    }
     write_host_files(compiled, staging)?;
     write_static(compiled, staging)?;
-    Ok(diagnostics)
+    timings.step("write search index and assets");
+    Ok(Written {
+        diagnostics,
+        search_index: (index.size(), index.files.len()),
+    })
 }
 
 enum PageError {
