@@ -274,20 +274,19 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
     }
     let staging = output::Staging::new(&dest)?;
     let mut diagnostics = compiled.diagnostics.clone();
-    let search_index;
     let mut timings = std::mem::replace(&mut compiled.timings, Timings::start());
     let written = pages::write_site(&compiled, &staging, &mut timings);
     compiled.timings = timings;
-    match written {
+    let search_index = match written {
         Ok(written) => {
             diagnostics.extend(written.diagnostics.into_sorted());
-            search_index = written.search_index;
+            written.search_index
         }
         Err(e) => {
             staging.discard();
             return Err(e);
         }
-    }
+    };
     if diagnostics.has_errors() {
         staging.discard();
         return Err(Error::Content(diagnostics.into_sorted()));

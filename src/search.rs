@@ -133,6 +133,9 @@ fn shard_file(key: &str) -> String {
     format!("search/t-{hex}.js")
 }
 
+/// A term's postings: (article number, where the term stands, how often).
+type Postings = Vec<(u32, u32, u32)>;
+
 /// What one article contributes to the index.
 struct DocEntry {
     /// (term, where it stands, how often), sorted by term.
@@ -213,7 +216,7 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
                 .push((doc as u32, *flags, *count));
         }
     }
-    let mut shards: BTreeMap<String, Vec<(&str, Vec<(u32, u32, u32)>)>> = BTreeMap::new();
+    let mut shards: BTreeMap<String, Vec<(&str, Postings)>> = BTreeMap::new();
     for (term, list) in postings {
         shards
             .entry(shard_key(term))
