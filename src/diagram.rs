@@ -68,7 +68,7 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     let title = &site.articles[id].title;
     let _ = write!(
         svg,
-        r#"<svg class="local-graph" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around {}</title>"#,
+        r#"<svg class="local-graph" width="{w}" height="{h}" viewBox="0 0 {w} {h}" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around {}</title>"#,
         escape(title)
     );
     let count = neighbours.len() as f64;
@@ -246,7 +246,7 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="site-graph" width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" aria-labelledby="site-graph-title"><title id="site-graph-title">How the {} most connected articles link</title>"#,
+        r#"<svg class="site-graph" width="{size}" height="{size}" viewBox="0 0 {size} {size}" aria-labelledby="site-graph-title"><title id="site-graph-title">How the {} most connected articles link</title>"#,
         ids.len()
     );
     for (&(i, j), kind) in &edges {

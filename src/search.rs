@@ -24,7 +24,14 @@ use crate::site::Site;
 /// Articles per text shard.
 pub const TEXT_SHARD_SIZE: usize = 16;
 /// The most body text kept per article for snippets, in characters.
-pub const TEXT_LIMIT: usize = 4000;
+pub const TEXT_LIMIT: usize = 1000;
+/// Terms found in at most this many articles get, for each article, the stretch of text around
+/// their first use (so that a search for a rare word shows it in context); common terms are
+/// shown from the text kept above, or the description.
+pub const CONTEXT_MAX_ARTICLES: usize = 40;
+/// Characters of context kept before and after a rare term.
+const CONTEXT_BEFORE: usize = 40;
+const CONTEXT_AFTER: usize = 100;
 
 /// Where a term stands, as bit flags in a posting.
 const IN_TITLE: u32 = 1;
@@ -142,8 +149,10 @@ struct DocEntry {
     terms: Vec<(String, u32, u32)>,
     /// `[title, page]` as JSON.
     title_json: String,
-    /// `[description, [[id, heading]...], text]` as JSON.
+    /// `description, [[id, heading]...], text` as JSON (the start of the article's text entry).
     text_json: String,
+    /// The article.
+    id: usize,
 }
 
 fn doc_entry(site: &Site, bodies: &[RenderedBody], id: usize) -> DocEntry {
@@ -188,12 +197,43 @@ fn doc_entry(site: &Site, bodies: &[RenderedBody], id: usize) -> DocEntry {
             json(&format!("{}.html", article.page_path))
         ),
         text_json: format!(
-            "[{},[{}],{}]",
+            "{},[{}],{}",
             json(&article.description),
             headings.join(","),
             json(&kept)
         ),
+        id,
     }
+}
+
+/// The stretch of `text` around the first use of each of `terms` (folded), as a JSON object.
+fn contexts(text: &str, terms: &[&str]) -> String {
+    if terms.is_empty() {
+        return "{}".into();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut folded = String::with_capacity(text.len());
+    let mut source = Vec::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let before = folded.len();
+        push_folded(&mut folded, c);
+        source.extend(std::iter::repeat_n(i, folded.len() - before));
+    }
+    let mut out = String::from("{");
+    for term in terms {
+        let Some(at) = folded.find(term) else {
+            continue;
+        };
+        let start = source[at].saturating_sub(CONTEXT_BEFORE);
+        let end = (source[at] + CONTEXT_AFTER).min(chars.len());
+        let window: String = chars[start..end].iter().collect();
+        if out.len() > 1 {
+            out.push(',');
+        }
+        let _ = write!(out, "{}:{}", json(term), json(&window));
+    }
+    out.push('}');
+    out
 }
 
 /// Builds the index of every article (the home page's text excepted).
@@ -216,6 +256,10 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
                 .push((doc as u32, *flags, *count));
         }
     }
+    let document_frequency: rustc_hash::FxHashMap<&str, usize> = postings
+        .iter()
+        .map(|(term, list)| (*term, list.len()))
+        .collect();
     let mut shards: BTreeMap<String, Vec<(&str, Postings)>> = BTreeMap::new();
     for (term, list) in postings {
         shards
@@ -223,6 +267,7 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
             .or_default()
             .push((term, list));
     }
+    let keys: Vec<String> = shards.keys().map(|k| json(k)).collect();
     let mut files: Vec<(String, String)> = shards
         .into_par_iter()
         .map(|(key, mut terms)| {
@@ -262,18 +307,39 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
         (
             "search/titles.js".to_string(),
             format!(
-                "window.folioSearch&&folioSearch.receive(\"titles\",[{}]);\n",
-                titles.join(",")
+                "window.folioSearch&&folioSearch.receive(\"titles\",{{\"titles\":[{}],\"shards\":[{}]}});\n",
+                titles.join(","),
+                keys.join(",")
             ),
         ),
     );
-    for (n, chunk) in docs.chunks(TEXT_SHARD_SIZE).enumerate() {
-        let texts: Vec<&str> = chunk.iter().map(|d| d.text_json.as_str()).collect();
+    let texts: Vec<String> = docs
+        .par_iter()
+        .map(|d| {
+            let rare: Vec<&str> = d
+                .terms
+                .iter()
+                .filter(|(term, flags, _)| {
+                    flags & IN_BODY != 0
+                        && document_frequency
+                            .get(term.as_str())
+                            .is_some_and(|&n| n <= CONTEXT_MAX_ARTICLES)
+                })
+                .map(|(term, _, _)| term.as_str())
+                .collect();
+            format!(
+                "[{},{}]",
+                d.text_json,
+                contexts(bodies[d.id].text.trim(), &rare)
+            )
+        })
+        .collect();
+    for (n, chunk) in texts.chunks(TEXT_SHARD_SIZE).enumerate() {
         files.push((
             format!("search/d-{n}.js"),
             format!(
                 "window.folioSearch&&folioSearch.receive(\"d-{n}\",[{}]);\n",
-                texts.join(",")
+                chunk.join(",")
             ),
         ));
     }

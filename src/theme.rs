@@ -33,7 +33,8 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = embed![
 ];
 
 /// The default theme's static files.
-const DEFAULT_STATIC: &[(&str, &str)] = embed!["static/folio.css", "static/folio.js"];
+const DEFAULT_STATIC: &[(&str, &str)] =
+    embed!["static/folio.css", "static/folio.js", "static/favicon.svg"];
 
 /// Compiled templates and the static files to copy.
 pub struct Theme {
