@@ -20,6 +20,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod diagram;
 pub mod graph;
+pub mod highlight;
 pub mod html;
 pub mod infobox;
 pub mod markdown;

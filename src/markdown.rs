@@ -8,7 +8,9 @@
 //!
 //! [`TitleIndex`]: crate::site::TitleIndex
 
-use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd,
+};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::html;
@@ -133,6 +135,8 @@ pub struct RenderedBody {
     pub infobox: Option<crate::infobox::InfoboxView>,
     /// The body's plain text, without markup (headings included, See also left out).
     pub text: String,
+    /// Whether a code block was highlighted (the page then needs `highlight.css`).
+    pub has_highlighted_code: bool,
 }
 
 /// What a renderer needs to know about the page it renders for.
@@ -302,6 +306,32 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         let mut events = events.into_iter().peekable();
         while let Some((event, range)) = events.next() {
             match event {
+                Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(language)))
+                    if self.dialect == Dialect::Folio && !language.is_empty() =>
+                {
+                    let inner =
+                        take_until_end(&mut events, |e| matches!(e, Event::End(TagEnd::CodeBlock)));
+                    let code = plain_text(&inner);
+                    self.result.text.push_str(&code);
+                    self.result.text.push(' ');
+                    match crate::highlight::highlight(&code, &language) {
+                        Some(html) => {
+                            let class =
+                                html::escape(language.split([',', ' ', '{']).next().unwrap_or(""));
+                            out.push(Event::Html(
+                                format!("<pre class=\"highlight\"><code class=\"language-{class}\">{html}</code></pre>\n").into(),
+                            ));
+                            self.result.has_highlighted_code = true;
+                        }
+                        None => {
+                            out.push(Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(
+                                language,
+                            ))));
+                            out.extend(inner.into_iter().map(|(e, _)| e));
+                            out.push(Event::End(TagEnd::CodeBlock));
+                        }
+                    }
+                }
                 Event::Start(Tag::Heading {
                     level,
                     id,

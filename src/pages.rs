@@ -100,6 +100,12 @@ pub fn write_site(
     }
     write_host_files(compiled, staging)?;
     write_static(compiled, staging)?;
+    if compiled.bodies.iter().any(|b| b.has_highlighted_code) {
+        staging.write(
+            crate::highlight::STYLESHEET,
+            crate::highlight::stylesheet().as_bytes(),
+        )?;
+    }
     timings.step("write search index and assets");
     Ok(Written {
         diagnostics,
@@ -567,7 +573,45 @@ fn write_host_files(compiled: &CompiledSite, staging: &Staging) -> Result<(), Er
     Ok(())
 }
 
+/// When each article's file last changed according to git, if the site is in a repository:
+/// `rel_path` (under the content folder) -> ISO 8601 date. One `git log` for the whole folder.
+fn git_dates(compiled: &CompiledSite) -> std::collections::HashMap<String, String> {
+    let src = compiled.root.join(&compiled.site.config.book.src);
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&src)
+        .args([
+            "log",
+            "--relative",
+            "--format=%x00%cs",
+            "--name-only",
+            "--",
+            ".",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output();
+    let mut dates = std::collections::HashMap::new();
+    let Ok(output) = output else {
+        return dates;
+    };
+    if !output.status.success() {
+        return dates;
+    }
+    let mut current = String::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if let Some(date) = line.strip_prefix('\0') {
+            current = date.to_string();
+        } else if !line.is_empty() && !current.is_empty() {
+            dates
+                .entry(line.to_string())
+                .or_insert_with(|| current.clone());
+        }
+    }
+    dates
+}
+
 fn sitemap(compiled: &CompiledSite, url: &str) -> String {
+    let git = git_dates(compiled);
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
@@ -584,7 +628,7 @@ fn sitemap(compiled: &CompiledSite, url: &str) -> String {
             crate::html::escape(url),
             a.page_path
         ));
-        if let Some(updated) = &a.updated {
+        if let Some(updated) = a.updated.as_ref().or_else(|| git.get(&a.rel_path)) {
             xml.push_str(&format!(
                 "<lastmod>{}</lastmod>",
                 crate::html::escape(updated)

@@ -79,6 +79,8 @@ pub struct ArticleView<'a> {
     pub updated: Option<&'a str>,
     /// Free-form data.
     pub extra: &'a toml::Table,
+    /// Whether the page has highlighted code (and so links `highlight.css`).
+    pub has_highlighted_code: bool,
 }
 
 /// What every page template receives besides its own view.
@@ -219,6 +221,7 @@ impl<'a> Renderer<'a> {
                 .map(|t| t.replace("{path}", &article.rel_path)),
             updated: article.updated.as_deref(),
             extra: &article.extra,
+            has_highlighted_code: body.has_highlighted_code,
         };
         let html = self.page("article.html", "article", &article.page_path, view)?;
         Ok((html, warnings))

@@ -23,7 +23,15 @@ fn build_fixture(root: &Path) -> Result<Vec<(String, String)>, String> {
         }
         let rel = entry.path().strip_prefix(dest.path().join("out")).unwrap();
         let rel = rel.to_string_lossy().replace('\\', "/");
-        if rel == "folio.css" || rel == "folio.js" || rel == ".folio-manifest" {
+        if [
+            "folio.css",
+            "folio.js",
+            "favicon.svg",
+            "highlight.css",
+            ".folio-manifest",
+        ]
+        .contains(&rel.as_str())
+        {
             continue;
         }
         let text = std::fs::read_to_string(entry.path()).unwrap_or_else(|_| "<binary>".into());
