@@ -1,7 +1,7 @@
-//! Escaping text for HTML, so that no author-supplied value can become markup.
+//! Escaping text for HTML and URLs, so that no author-supplied value can become markup.
 //!
 //! Every string that reaches a page outside of Markdown's own renderer and Tera's autoescape
-//! (heading anchors, link attributes, SVG labels) goes through here.
+//! (heading anchors, link attributes, SVG labels, generated URLs) goes through here.
 
 /// Escapes `&`, `<`, `>`, `"` and `'`: safe in text and in quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -42,6 +42,19 @@ pub fn is_dangerous_url(url: &str) -> bool {
     ["javascript:", "vbscript:", "data:"]
         .iter()
         .any(|scheme| cleaned.starts_with(scheme))
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

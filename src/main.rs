@@ -46,6 +46,43 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Create a new site that builds at once: book.toml, a first article, .gitignore and the
+    /// GitHub Pages workflow. Never overwrites a file.
+    Init {
+        /// The folder to create the site in.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The site's title.
+        #[arg(long, default_value = "My wiki")]
+        title: String,
+        /// Also copy the default theme's templates and static files, to customise them.
+        #[arg(long)]
+        theme: bool,
+    },
+    /// Write a new article's skeleton into the content folder.
+    New {
+        /// The article's title.
+        title: String,
+        /// Start the infobox from this template's keys (e.g. bilateral-relations).
+        #[arg(long)]
+        template: Option<String>,
+        /// The site's folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Convert articles from the seed's text dump format or MediaWiki wikitext (.wikitext, .txt,
+    /// or an XML export, optionally .bz2) into Folio articles.
+    Import {
+        /// Files to convert.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Where to write the articles.
+        #[arg(long, default_value = "content")]
+        out: PathBuf,
+        /// Replace articles that exist.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,6 +113,37 @@ fn main() -> ExitCode {
             strict,
             format,
         } => check(&dir, strict, format),
+        Command::Init { dir, title, theme } => init(folio::init::InitOptions {
+            dir,
+            title,
+            theme: if theme {
+                folio::init::ThemeCopy::Copy
+            } else {
+                folio::init::ThemeCopy::Builtin
+            },
+        }),
+        Command::New {
+            title,
+            template,
+            dir,
+        } => folio::init::new_article(&folio::init::NewOptions {
+            root: dir,
+            title,
+            template,
+        })
+        .map(|path| {
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }),
+        Command::Import { paths, out, force } => import(folio::import::ImportOptions {
+            inputs: paths,
+            out,
+            overwrite: if force {
+                folio::import::Overwrite::Force
+            } else {
+                folio::import::Overwrite::Never
+            },
+        }),
     };
     match result {
         Ok(code) => code,
@@ -148,4 +216,46 @@ fn check(dir: &std::path::Path, strict: bool, format: Format) -> Result<ExitCode
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn init(options: folio::init::InitOptions) -> Result<ExitCode, folio::Error> {
+    let written = folio::init::init(&options)?;
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "Created a site in {}: run `folio build {0}` or `folio serve {0}`",
+        options.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(options: folio::import::ImportOptions) -> Result<ExitCode, folio::Error> {
+    let report = folio::import::run(&options)?;
+    for (input, notes) in &report.notes {
+        if !notes.dropped_templates.is_empty() {
+            let list: Vec<String> = notes
+                .dropped_templates
+                .iter()
+                .map(|(name, n)| format!("{name} ×{n}"))
+                .collect();
+            println!(
+                "{}: templates dropped: {}",
+                input.display(),
+                list.join(", ")
+            );
+        }
+        for skipped in &notes.skipped {
+            println!("{}: left out: {skipped}", input.display());
+        }
+    }
+    println!(
+        "Imported {} articles into {} ({} infobox fields, {} See also entries, {} links)",
+        report.written.len(),
+        options.out.display(),
+        report.infobox_fields,
+        report.see_also_entries,
+        report.links
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -299,23 +299,10 @@ fn new_article_url(r: &Renderer<'_>, title: &str) -> Option<String> {
     Some(format!(
         "{}/new/{}?filename={}&value={}",
         repo.trim_end_matches('/'),
-        percent_encode(&format!("{}/{src}", r.site.config.output.html.git_branch)),
-        percent_encode(&file),
-        percent_encode(&skeleton)
+        crate::html::percent_encode(&format!("{}/{src}", r.site.config.output.html.git_branch)),
+        crate::html::percent_encode(&file),
+        crate::html::percent_encode(&skeleton)
     ))
-}
-
-/// Percent-encodes everything but unreserved characters and `/`.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn disambiguation_pages(r: &Renderer<'_>) -> Pages {

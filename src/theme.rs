@@ -36,6 +36,15 @@ const DEFAULT_TEMPLATES: &[(&str, &str)] = embed![
 const DEFAULT_STATIC: &[(&str, &str)] =
     embed!["static/folio.css", "static/folio.js", "static/favicon.svg"];
 
+/// The default theme's files, by path (`templates/…`, `static/…`), for `folio init --theme`.
+pub fn default_files() -> Vec<(&'static str, &'static str)> {
+    DEFAULT_TEMPLATES
+        .iter()
+        .chain(DEFAULT_STATIC)
+        .copied()
+        .collect()
+}
+
 /// Compiled templates and the static files to copy.
 pub struct Theme {
     /// The compiled templates.
