@@ -255,14 +255,14 @@ fn real_wikipedia_articles_import_and_build_cleanly() {
         let from = &slugs[&folio::site::normalize_title(&title)];
         for link in text.split("[[").skip(1) {
             let target = link.split(['|', ']', '#']).next().unwrap();
-            if let Some(to) = slugs.get(&folio::site::normalize_title(target)) {
-                if to != from {
-                    assert!(
-                        edges.contains(&(from.clone(), to.clone())),
-                        "{from} -> {to} does not resolve"
-                    );
-                    checked += 1;
-                }
+            if let Some(to) = slugs.get(&folio::site::normalize_title(target))
+                && to != from
+            {
+                assert!(
+                    edges.contains(&(from.clone(), to.clone())),
+                    "{from} -> {to} does not resolve"
+                );
+                checked += 1;
             }
         }
     }
