@@ -23,6 +23,7 @@ pub mod graph;
 pub mod highlight;
 pub mod html;
 pub mod import;
+pub mod incremental;
 pub mod infobox;
 pub mod init;
 pub mod markdown;
@@ -45,7 +46,7 @@ use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::graph::LinkGraph;
 use crate::markdown::{Dialect, PageContext, RenderedBody, Target};
-use crate::site::Site;
+use crate::site::{ArticleId, Site};
 use crate::theme::Theme;
 
 /// Why a command failed.
@@ -153,25 +154,70 @@ pub struct CompiledSite {
 /// Reads and links a whole site (steps 1 to 5).
 pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
     let mut timings = Timings::start();
-    let config = Config::load(root)?;
-    let strict = strict_flag || config.build.strict;
-    let mut theme = Theme::load(root)?;
-    theme.set_site(&config);
+    let (config, theme) = load_config_and_theme(root)?;
     timings.step("config and theme");
     let src_dir = root.join(&config.book.src);
     let sources = source::walk(&src_dir, &config.book.src)?;
     let mut diagnostics = sources.diagnostics;
     timings.step("read sources");
     let articles = parse_articles(sources.sources, &mut diagnostics);
-    let (site, site_diagnostics) = Site::new(config, articles);
+    timings.step("parse front matter");
+    let inputs = LinkInputs {
+        root,
+        config,
+        theme,
+        articles,
+        diagnostics,
+        strict_flag,
+    };
+    Ok(link(inputs, timings, |_, _| None))
+}
+
+/// `book.toml` and the theme, with the site's values made available to every template.
+pub fn load_config_and_theme(root: &Path) -> Result<(Config, Theme), Error> {
+    let config = Config::load(root)?;
+    let mut theme = Theme::load(root)?;
+    theme.set_site(&config);
+    Ok((config, theme))
+}
+
+/// What [`link`] starts from: a site's configuration, theme and parsed articles.
+pub struct LinkInputs<'a> {
+    /// The site root.
+    pub root: &'a Path,
+    /// book.toml.
+    pub config: Config,
+    /// The theme.
+    pub theme: Theme,
+    /// Every article, sorted by source path.
+    pub articles: Vec<Article>,
+    /// Problems found reading and parsing them.
+    pub diagnostics: Diagnostics,
+    /// `--strict` on the command line.
+    pub strict_flag: bool,
+}
+
+/// Steps 3 to 5 on parsed articles: index titles, render bodies (or take them from `reuse`,
+/// which `folio serve` fills with the bodies of articles that did not change), link and check.
+pub fn link(
+    inputs: LinkInputs<'_>,
+    mut timings: Timings,
+    reuse: impl Fn(&Site, ArticleId) -> Option<RenderedBody> + Sync,
+) -> CompiledSite {
+    let strict = inputs.strict_flag || inputs.config.build.strict;
+    let mut diagnostics = inputs.diagnostics;
+    let (site, site_diagnostics) = Site::new(inputs.config, inputs.articles);
     diagnostics.extend(site_diagnostics.into_sorted());
-    timings.step("parse front matter, index titles");
+    timings.step("index titles");
     let severity = if strict {
         Severity::Error
     } else {
         Severity::Warning
     };
-    let bodies = render_bodies(&site, severity);
+    let bodies: Vec<RenderedBody> = (0..site.articles.len())
+        .into_par_iter()
+        .map(|id| reuse(&site, id).unwrap_or_else(|| render_body(&site, id, severity)))
+        .collect();
     for body in &bodies {
         diagnostics.extend(body.diagnostics.iter().cloned());
     }
@@ -182,15 +228,15 @@ pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
         diagnostics.extend(check::missing_links(&site, &bodies));
     }
     timings.step("link graph and checks");
-    Ok(CompiledSite {
+    CompiledSite {
         site,
-        theme,
+        theme: inputs.theme,
         bodies,
         graph,
         diagnostics,
-        root: root.to_path_buf(),
+        root: inputs.root.to_path_buf(),
         timings,
-    })
+    }
 }
 
 /// How long each step took, for `--verbose` and the benchmark.
@@ -218,7 +264,8 @@ impl Timings {
     }
 }
 
-fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostics) -> Vec<Article> {
+/// Parses every source file, collecting the problems.
+pub fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostics) -> Vec<Article> {
     let parsed: Vec<Result<Article, Vec<Diagnostic>>> =
         sources.into_par_iter().map(Article::parse).collect();
     let mut articles = Vec::with_capacity(parsed.len());
@@ -231,26 +278,21 @@ fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostics) -
     articles
 }
 
-fn render_bodies(site: &Site, severity: Severity) -> Vec<RenderedBody> {
-    (0..site.articles.len())
-        .into_par_iter()
-        .map(|id| {
-            let cx = PageContext {
-                site,
-                from: id,
-                broken_link_severity: severity,
-            };
-            let article = &site.articles[id];
-            let mut body =
-                markdown::render_body(article.body(), article.body_start, &cx, Dialect::Folio);
-            if let Some(infobox) = &article.infobox {
-                let (view, links) = infobox::render(article, infobox, &cx);
-                body.links.extend(links);
-                body.infobox = Some(view);
-            }
-            body
-        })
-        .collect()
+/// Renders one article's body and infobox.
+fn render_body(site: &Site, id: ArticleId, severity: Severity) -> RenderedBody {
+    let cx = PageContext {
+        site,
+        from: id,
+        broken_link_severity: severity,
+    };
+    let article = &site.articles[id];
+    let mut body = markdown::render_body(article.body(), article.body_start, &cx, Dialect::Folio);
+    if let Some(infobox) = &article.infobox {
+        let (view, links) = infobox::render(article, infobox, &cx);
+        body.links.extend(links);
+        body.infobox = Some(view);
+    }
+    body
 }
 
 /// Builds the site at `options.root` into its output folder.

@@ -1,4 +1,5 @@
-//! Every page of a site, written into the staging folder.
+//! Every page of a site, written into an output [`Sink`]: the staging folder of a build, or
+//! the in-memory site of `folio serve`.
 //!
 //! Articles render in parallel and stream to disk one by one (no page is kept once written).
 //! The generated pages follow: the home page's A–Z list, categories, pages for missing and
@@ -25,10 +26,41 @@ pub struct Written {
     pub search_index: (usize, usize),
 }
 
+/// Where rendered files go.
+pub trait Sink: Sync {
+    /// Writes one file, by its `/`-separated path from the output root.
+    fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error>;
+}
+
+impl Sink for Staging {
+    fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
+        Staging::write(self, rel, bytes)
+    }
+}
+
+/// Which article pages to render (the generated pages are always rendered).
+#[derive(Debug, Clone, Copy)]
+pub enum Selection<'a> {
+    /// Every article.
+    All,
+    /// Only these articles (by id); the others' pages are known to be unchanged.
+    Only(&'a std::collections::BTreeSet<ArticleId>),
+}
+
 /// Renders and writes every page.
 pub fn write_site(
     compiled: &CompiledSite,
-    staging: &Staging,
+    staging: &dyn Sink,
+    timings: &mut crate::Timings,
+) -> Result<Written, Error> {
+    write_pages(compiled, staging, Selection::All, timings)
+}
+
+/// Renders and writes the selected article pages and every generated page.
+pub fn write_pages(
+    compiled: &CompiledSite,
+    staging: &dyn Sink,
+    selection: Selection<'_>,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
     let renderer = Renderer {
@@ -41,6 +73,10 @@ pub fn write_site(
     let results: Vec<Result<Vec<Diagnostic>, PageError>> = (0..compiled.site.articles.len())
         .into_par_iter()
         .filter(|&id| compiled.site.articles[id].page_path != "index")
+        .filter(|id| match selection {
+            Selection::All => true,
+            Selection::Only(ids) => ids.contains(id),
+        })
         .map(|id| {
             let (html, warnings) = renderer.article(id).map_err(PageError::Render)?;
             let path = format!("{}.html", compiled.site.articles[id].page_path);
@@ -544,7 +580,7 @@ pub fn graph_json(compiled: &CompiledSite) -> String {
     json
 }
 
-fn write_host_files(compiled: &CompiledSite, staging: &Staging) -> Result<(), Error> {
+fn write_host_files(compiled: &CompiledSite, staging: &dyn Sink) -> Result<(), Error> {
     let html = &compiled.site.config.output.html;
     staging.write(".nojekyll", b"")?;
     if let Some(cname) = &html.cname {
@@ -627,7 +663,7 @@ fn sitemap(compiled: &CompiledSite, url: &str) -> String {
     xml
 }
 
-fn write_static(compiled: &CompiledSite, staging: &Staging) -> Result<(), Error> {
+fn write_static(compiled: &CompiledSite, staging: &dyn Sink) -> Result<(), Error> {
     for (path, file) in &compiled.theme.static_files {
         match file {
             crate::theme::StaticFile::Embedded(text) => staging.write(path, text.as_bytes())?,

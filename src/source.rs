@@ -29,9 +29,21 @@ pub struct SourceSet {
     pub diagnostics: Diagnostics,
 }
 
-/// Walks `src_dir` (shown in messages as `display_dir`) for `.md` files and reads them.
-pub fn walk(src_dir: &Path, display_dir: &Path) -> Result<SourceSet, crate::Error> {
-    let mut set = SourceSet::default();
+/// An article file found by the walk, not yet read.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Where it is.
+    pub abs: PathBuf,
+    /// Relative to the content folder.
+    pub rel: PathBuf,
+    /// As shown in diagnostics.
+    pub display_path: PathBuf,
+}
+
+/// Walks `src_dir` (shown in messages as `display_dir`) for `.md` files, sorted, without
+/// reading them.
+pub fn list(src_dir: &Path, display_dir: &Path) -> Result<(Vec<Entry>, Diagnostics), crate::Error> {
+    let mut diagnostics = Diagnostics::default();
     if !src_dir.is_dir() {
         return Err(crate::Error::Usage(format!(
             "the content folder {} does not exist; create it or set `src` in book.toml",
@@ -41,13 +53,13 @@ pub fn walk(src_dir: &Path, display_dir: &Path) -> Result<SourceSet, crate::Erro
     let walker = walkdir::WalkDir::new(src_dir)
         .follow_links(false)
         .sort_by_file_name();
-    let mut paths = Vec::new();
+    let mut entries = Vec::new();
     for entry in walker {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().unwrap_or(src_dir).to_path_buf();
-                set.diagnostics.push(Diagnostic::error_in_file(
+                diagnostics.push(Diagnostic::error_in_file(
                     &path,
                     format!("cannot read: {e}"),
                 ));
@@ -57,7 +69,7 @@ pub fn walk(src_dir: &Path, display_dir: &Path) -> Result<SourceSet, crate::Erro
         let rel = entry.path().strip_prefix(src_dir).unwrap_or(entry.path());
         let display_path = display_dir.join(rel);
         if entry.path_is_symlink() {
-            set.diagnostics.push(Diagnostic::warning_at(
+            diagnostics.push(Diagnostic::warning_at(
                 &display_path,
                 "",
                 0,
@@ -66,15 +78,26 @@ pub fn walk(src_dir: &Path, display_dir: &Path) -> Result<SourceSet, crate::Erro
             continue;
         }
         if entry.file_type().is_file() && is_article(rel) {
-            paths.push((entry.path().to_path_buf(), rel.to_path_buf(), display_path));
+            entries.push(Entry {
+                abs: entry.path().to_path_buf(),
+                rel: rel.to_path_buf(),
+                display_path,
+            });
         }
     }
+    Ok((entries, diagnostics))
+}
+
+/// Walks `src_dir` (shown in messages as `display_dir`) for `.md` files and reads them.
+pub fn walk(src_dir: &Path, display_dir: &Path) -> Result<SourceSet, crate::Error> {
+    let (entries, diagnostics) = list(src_dir, display_dir)?;
+    let mut set = SourceSet {
+        sources: Vec::with_capacity(entries.len()),
+        diagnostics,
+    };
     let read: Vec<Result<Source, Diagnostic>> = {
         use rayon::prelude::*;
-        paths
-            .into_par_iter()
-            .map(|(abs, rel, display_path)| read_source(&abs, &rel, display_path))
-            .collect()
+        entries.into_par_iter().map(|e| read(&e)).collect()
     };
     for r in read {
         match r {
@@ -92,11 +115,14 @@ fn is_article(rel: &Path) -> bool {
             .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
 }
 
-fn read_source(abs: &Path, rel: &Path, display_path: PathBuf) -> Result<Source, Diagnostic> {
-    let bytes = std::fs::read(abs)
+/// Reads one article file.
+pub fn read(entry: &Entry) -> Result<Source, Diagnostic> {
+    let display_path = entry.display_path.clone();
+    let bytes = std::fs::read(&entry.abs)
         .map_err(|e| Diagnostic::error_in_file(&display_path, format!("cannot read: {e}")))?;
     let text = decode(&display_path, bytes)?;
-    let rel_path = rel
+    let rel_path = entry
+        .rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()

@@ -1,0 +1,153 @@
+//! `folio serve` rebuilds only what a change touches, and the result is byte-identical to a
+//! fresh full build: checked after each step of a sequence of edits, additions, renames and
+//! deletions, and with the number of pages it rendered.
+
+use std::path::Path;
+
+use folio::incremental::{Session, build_in_memory};
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join("content").join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    // File times can be coarse: make each write visible as a change.
+    let later =
+        std::time::SystemTime::now() + std::time::Duration::from_secs(rand_offset(rel, text));
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+}
+
+fn rand_offset(rel: &str, text: &str) -> u64 {
+    (rel.len() as u64 * 31 + text.len() as u64) % 1000 + 1
+}
+
+fn assert_same_as_full_build(session: &Session, root: &Path, step: &str) {
+    let full = build_in_memory(root).unwrap();
+    let ours = session.output();
+    let paths: Vec<&String> = full.keys().chain(ours.keys()).collect();
+    for path in paths {
+        assert!(
+            full.get(path) == ours.get(path),
+            "after {step}: {path} differs from a full build (in full build: {}, incremental: {})",
+            full.contains_key(path),
+            ours.contains_key(path)
+        );
+    }
+}
+
+fn article(title: &str, description: &str, body: &str) -> String {
+    format!("+++\ntitle = \"{title}\"\ndescription = \"{description}\"\n+++\n{body}\n")
+}
+
+#[test]
+fn every_rebuild_equals_a_full_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(root.join("book.toml"), "[book]\ntitle = \"Incremental\"\n").unwrap();
+    for i in 0..12 {
+        let next = (i + 1) % 12;
+        write(
+            root,
+            &format!("a{i}.md"),
+            &article(
+                &format!("Article {i}"),
+                "plain",
+                &format!(
+                    "Links to [[Article {next}]].\n\n## See also\n- Article {}",
+                    (i + 5) % 12
+                ),
+            ),
+        );
+    }
+    let mut session = Session::new(root);
+    let first = session.rebuild().unwrap();
+    assert_eq!(first.pages_rendered, 12);
+    assert_same_as_full_build(&session, root, "the first build");
+
+    // Editing one body re-renders that article and its neighbours only.
+    write(
+        root,
+        "a3.md",
+        &article(
+            "Article 3",
+            "plain",
+            "Now links to [[Article 7]] and [[Nowhere]].\n\n## See also\n- Article 8",
+        ),
+    );
+    let update = session.rebuild().unwrap();
+    assert!(
+        update.pages_rendered < 12,
+        "rendered {} pages",
+        update.pages_rendered
+    );
+    assert_eq!(update.bodies_rendered, 1);
+    assert!(update.changed.contains(&"a3.html".to_string()));
+    assert!(update.changed.contains(&"missing/nowhere.html".to_string()));
+    assert_same_as_full_build(&session, root, "an edit");
+
+    // A new description shows on the pages that list the article.
+    write(
+        root,
+        "a4.md",
+        &article("Article 4", "a new description", "Links to [[Article 5]]."),
+    );
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a description change");
+
+    // Adding an article that others already wanted.
+    write(
+        root,
+        "nowhere.md",
+        &article("Nowhere", "now written", "Exists."),
+    );
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "an addition");
+
+    // Renaming a file and retitling an article.
+    std::fs::rename(root.join("content/a6.md"), root.join("content/sub-a6.md")).unwrap();
+    write(
+        root,
+        "a7.md",
+        &article("Article Seven", "renamed", "Links to [[Article 8]]."),
+    );
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a rename");
+
+    // Deleting an article turns links to it red.
+    std::fs::remove_file(root.join("content/a8.md")).unwrap();
+    let update = session.rebuild().unwrap();
+    assert!(
+        update.changed.contains(&"a8.html".to_string()),
+        "the deleted page goes"
+    );
+    assert_same_as_full_build(&session, root, "a deletion");
+
+    // An error keeps the last good output; fixing it recovers.
+    write(root, "a9.md", "+++\ntitle = \n+++\n");
+    assert!(session.rebuild().is_err());
+    assert_same_as_full_build_except(&session, root);
+    write(root, "a9.md", &article("Article 9", "fixed", "Back."));
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a fixed error");
+
+    // A template change rebuilds everything.
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::write(
+        root.join("templates/404.html"),
+        "{% extends \"base.html\" %}{% block content %}Lost.{% endblock content %}",
+    )
+    .unwrap();
+    let update = session.rebuild().unwrap();
+    assert!(update.changed.contains(&"404.html".to_string()));
+    assert_same_as_full_build(&session, root, "a template change");
+}
+
+/// While the content has an error, the session keeps serving the previous output.
+fn assert_same_as_full_build_except(session: &Session, root: &Path) {
+    assert!(build_in_memory(root).is_err());
+    assert!(session.output().contains_key("a9.html"));
+}
