@@ -31,6 +31,7 @@ pub mod output;
 pub mod pages;
 pub mod render;
 pub mod search;
+pub mod serve;
 pub mod site;
 pub mod slug;
 pub mod source;

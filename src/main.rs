@@ -46,6 +46,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Build the site into memory, serve it under the path of `site-url`, and rebuild and
+    /// reload the open pages when a file changes.
+    Serve {
+        /// The site's folder (holding book.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The port to listen on.
+        #[arg(long, short, default_value_t = 3000)]
+        port: u16,
+        /// The address to listen on (loopback by default: only this computer can connect).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Open the site in the default browser.
+        #[arg(long)]
+        open: bool,
+    },
     /// Create a new site that builds at once: book.toml, a first article, .gitignore and the
     /// GitHub Pages workflow. Never overwrites a file.
     Init {
@@ -113,6 +129,24 @@ fn main() -> ExitCode {
             strict,
             format,
         } => check(&dir, strict, format),
+        Command::Serve {
+            dir,
+            port,
+            bind,
+            open,
+        } => folio::serve::run(
+            &folio::serve::ServeOptions {
+                root: dir,
+                address: std::net::SocketAddr::new(bind, port),
+                open: if open {
+                    folio::serve::OpenBrowser::Yes
+                } else {
+                    folio::serve::OpenBrowser::No
+                },
+            },
+            &|line| eprintln!("{line}"),
+        )
+        .map(|()| ExitCode::SUCCESS),
         Command::Init { dir, title, theme } => init(folio::init::InitOptions {
             dir,
             title,
