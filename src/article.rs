@@ -205,9 +205,13 @@ impl Infobox {
     }
 }
 
-/// Collapses a value meant to be one line (titles, descriptions) onto one line.
+/// Collapses a value meant to be one line (titles, descriptions) onto one line, without
+/// control characters (a NUL or an escape code has no place in a title).
 fn single_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `a/B c.md` -> `a/b-c`: the output path without extension, each segment slugged.

@@ -66,7 +66,7 @@ pub fn render(
     for field in &infobox.fields {
         match (field.key.as_str(), &field.value) {
             ("title", toml::Value::String(t)) => title = t.clone(),
-            ("image", toml::Value::String(src)) => {
+            ("image", toml::Value::String(src)) if !crate::html::is_dangerous_url(src) => {
                 let caption = infobox.fields.iter().find(|f| f.key == "caption");
                 let (caption_text, caption_html) = match caption {
                     Some(f) => (
@@ -85,6 +85,7 @@ pub fn render(
                     caption_html,
                 });
             }
+            ("image", _) => {}
             ("caption", _) if infobox.get("image").is_some() => {}
             (key, value) => {
                 let row = renderer.row(key, value, field.offset, Depth::Top);

@@ -113,10 +113,17 @@ impl Staging {
             .map_or_else(|| "site".into(), |n| n.to_string_lossy().into_owned());
         let parent = dest.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let dir = parent.join(format!(".{name}.folio-staging-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // Staging folders of builds that were killed are Folio's own: clear them away.
+        let prefix = format!(".{name}.folio-staging-");
+        if let Ok(entries) = std::fs::read_dir(parent) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) && entry.path().is_dir()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
         }
+        let dir = parent.join(format!("{prefix}{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Staging {
             dir,
@@ -163,6 +170,10 @@ impl Staging {
         let written = self.written.into_inner().unwrap_or_default();
         std::fs::create_dir_all(&self.dest).map_err(|e| Error::io(&self.dest, e))?;
         let previous = read_manifest(&self.dest)?;
+        // Until the move is done, the manifest names both builds' files, so that a build killed
+        // half-way leaves nothing the next build would not know to clean up.
+        let union: BTreeSet<String> = previous.union(&written).cloned().collect();
+        write_manifest(&self.dir, &self.dest, &union)?;
         for rel in &written {
             let from = self.dir.join(rel);
             let to = self.dest.join(rel);
@@ -180,14 +191,19 @@ impl Staging {
                 remove_empty_parents(&self.dest, &path);
             }
         }
-        let manifest: String = written.iter().map(|p| format!("{p}\n")).collect();
-        let tmp = self.dir.join(MANIFEST);
-        std::fs::write(&tmp, manifest).map_err(|e| Error::io(&tmp, e))?;
-        let manifest_path = self.dest.join(MANIFEST);
-        std::fs::rename(&tmp, &manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+        write_manifest(&self.dir, &self.dest, &written)?;
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(removed)
     }
+}
+
+/// Replaces the manifest atomically (written in the staging folder, then renamed).
+fn write_manifest(staging: &Path, dest: &Path, files: &BTreeSet<String>) -> Result<(), Error> {
+    let manifest: String = files.iter().map(|p| format!("{p}\n")).collect();
+    let tmp = staging.join(MANIFEST);
+    std::fs::write(&tmp, manifest).map_err(|e| Error::io(&tmp, e))?;
+    let path = dest.join(MANIFEST);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }
 
 /// Reads the previous build's manifest. Lines that are not plain relative paths inside the

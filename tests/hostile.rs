@@ -1,0 +1,152 @@
+//! Broken and hostile input: every case gives a clear diagnostic or correct output, never a
+//! panic, with time and memory bounded. (Smaller cases are fixture sites under
+//! `tests/fixtures/errors/` and `tests/fixtures/hostile/`, with their exact messages.)
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn site(root: &Path, articles: &[(&str, String)]) {
+    std::fs::create_dir_all(root.join("content")).unwrap();
+    std::fs::write(root.join("book.toml"), "[book]\ntitle = \"Hostile\"\n").unwrap();
+    for (rel, text) in articles {
+        std::fs::write(root.join("content").join(rel), text).unwrap();
+    }
+}
+
+fn build_within(root: &Path, limit: Duration) -> Result<folio::BuildReport, folio::Error> {
+    let started = Instant::now();
+    let result = folio::build(&folio::BuildOptions {
+        root: root.to_path_buf(),
+        dest_dir: None,
+        strict: false,
+    });
+    assert!(started.elapsed() < limit, "took {:?}", started.elapsed());
+    result
+}
+
+#[test]
+fn an_empty_file_is_an_article_with_no_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    site(tmp.path(), &[("empty.md", String::new())]);
+    build_within(tmp.path(), Duration::from_secs(10)).unwrap();
+    assert!(
+        std::fs::read_to_string(tmp.path().join("book/empty.html"))
+            .unwrap()
+            .contains("<h1 class=\"article-title\">Empty</h1>")
+    );
+}
+
+#[test]
+fn a_20_mb_article_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paragraph = "Kosovo and Israel established relations. ".repeat(50) + "\n\n";
+    let text = paragraph.repeat(20_000_000 / paragraph.len());
+    site(tmp.path(), &[("big.md", text)]);
+    build_within(tmp.path(), Duration::from_secs(60)).unwrap();
+}
+
+#[test]
+fn ten_thousand_links_on_one_page_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let links: String = (0..10_000)
+        .map(|i| format!("[[Title {}]] ", i % 500))
+        .collect();
+    site(
+        tmp.path(),
+        &[
+            ("links.md", links),
+            ("title-1.md", "+++\ntitle = \"Title 1\"\n+++\n".into()),
+        ],
+    );
+    let report = build_within(tmp.path(), Duration::from_secs(30)).unwrap();
+    assert_eq!(report.missing, 499);
+}
+
+#[test]
+fn lists_and_quotes_nested_ten_thousand_deep_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let quotes = ">".repeat(10_000) + " deep\n";
+    let lists: String = (0..10_000)
+        .map(|i| format!("{}- item\n", "  ".repeat(i)))
+        .collect();
+    site(tmp.path(), &[("quotes.md", quotes), ("lists.md", lists)]);
+    build_within(tmp.path(), Duration::from_secs(60)).unwrap();
+}
+
+#[test]
+fn a_heading_of_100000_characters_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let heading = format!(
+        "## {}\n\nText.\n\n## Short\n\n## Third\n",
+        "Long ".repeat(20_000)
+    );
+    site(tmp.path(), &[("heading.md", heading)]);
+    build_within(tmp.path(), Duration::from_secs(30)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn symbolic_links_in_content_are_not_followed_and_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("site");
+    site(&root, &[("a.md", "A".into())]);
+    std::fs::write(tmp.path().join("outside.md"), "secret").unwrap();
+    std::os::unix::fs::symlink(
+        tmp.path().join("outside.md"),
+        root.join("content/outside.md"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(root.join("content"), root.join("content/loop")).unwrap();
+    let report = build_within(&root, Duration::from_secs(10)).unwrap();
+    let warnings: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(warnings.contains(&"content/outside.md:1:1: warning: symbolic link not followed; copy the file into the content folder to publish it".to_string()), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("content/loop:1:1: warning: symbolic link not followed"))
+    );
+    assert!(!root.join("book/outside.html").exists());
+}
+
+#[test]
+fn hostile_values_are_escaped_everywhere() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/injection");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    folio::build(&folio::BuildOptions {
+        root,
+        dest_dir: Some(out.clone()),
+        strict: false,
+    })
+    .unwrap();
+    for entry in walkdir::WalkDir::new(&out) {
+        let path = entry.unwrap().into_path();
+        if path.extension().is_none_or(|e| e != "html") {
+            continue;
+        }
+        let html = std::fs::read_to_string(&path).unwrap();
+        for live in [
+            "<script>alert",
+            "<img src=x",
+            "onerror=alert",
+            "href=\"javascript:",
+            "href=\"data:",
+            "src=\"javascript:",
+            "src=\"\"",
+        ] {
+            assert!(!html.contains(live), "{live} is live in {}", path.display());
+        }
+    }
+    // Aliases and categories that try to leave the output stay inside it.
+    let names: Vec<String> = walkdir::WalkDir::new(tmp.path())
+        .into_iter()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with(&out.display().to_string())
+                || n == &tmp.path().display().to_string()),
+        "{names:?}"
+    );
+}
