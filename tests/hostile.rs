@@ -113,6 +113,7 @@ fn hostile_values_are_escaped_everywhere() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/injection");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
+    let handler = regex::Regex::new(r"<[a-zA-Z][^>]*\son[a-z]+=").unwrap();
     folio::build(&folio::BuildOptions {
         root,
         dest_dir: Some(out.clone()),
