@@ -144,7 +144,7 @@ fn hostile_values_are_escaped_everywhere() {
             assert!(!html.contains(live), "{live} is live in {}", path.display());
         }
         assert!(
-            !handler.is_match(&html),
+            !has_handler(&html),
             "an event handler attribute is live in {}",
             path.display()
         );
