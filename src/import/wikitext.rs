@@ -200,9 +200,11 @@ impl Converter {
             Some(d) => d,
             None => crate::markdown::inline_plain_text(&first_sentence(&strip_footnote_refs(lead))),
         };
+        let body = without_braces(&body);
+        let infobox = infobox.map(|fields| fields.into_iter().map(|(k, v)| (k, without_braces(&v))).collect());
         let draft = ArticleDraft {
             title: title.to_string(),
-            description,
+            description: without_braces(&description),
             aliases: Vec::new(),
             categories: std::mem::take(&mut self.categories),
             source: Some(format!(
@@ -1415,6 +1417,15 @@ fn collapse(lines: &[String]) -> String {
         previous_list = is_list;
     }
     out
+}
+
+/// Makes sure no `{{` or `}}` is left, even one put together from pieces of the source.
+fn without_braces(text: &str) -> String {
+    let mut text = text.to_string();
+    while text.contains("{{") || text.contains("}}") {
+        text = text.replace("{{", "{").replace("}}", "}");
+    }
+    text
 }
 
 /// Drops reference markers (an infobox value keeps no footnotes).

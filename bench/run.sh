@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Whole-build benchmark: generates the shared corpus of N articles (cached), then builds it
+# side by side, RUNS times each (default 3): Folio, a bare pulldown-cmark render of the same
+# files (the floor), and Hugo when it is installed (Debian's `hugo` package). Prints medians of
+# wall time and peak memory, articles per second, and the ratios.
+#
+# Usage: bench/run.sh N [RUNS]        e.g. bench/run.sh 10000
+#        FOLIO=path/to/other/folio bench/run.sh 1000   (compare another build of Folio)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:?usage: bench/run.sh N [RUNS]}
+runs=${2:-3}
+work=${BENCH_DIR:-/tmp/folio-bench}
+mkdir -p "$work"
+cargo build --release --quiet --example pulldown_floor
+folio=${FOLIO:-$PWD/target/release/folio}
+[ -n "${FOLIO:-}" ] || cargo build --release --quiet
+gen=../shared/bench/gen_corpus.py
+
+corpus=$work/folio-$n
+[ -d "$corpus/content" ] || python3 "$gen" --articles "$n" --format folio --out "$corpus" --force >/dev/null
+if command -v hugo >/dev/null 2>&1; then
+  [ -d "$work/hugo-$n/content" ] || python3 "$gen" --articles "$n" --format hugo --out "$work/hugo-$n" --force >/dev/null
+fi
+
+# Runs a command RUNS times; prints "median_seconds median_peak_mb".
+measure() {
+  local times=() mems=()
+  for _ in $(seq "$runs"); do
+    local out
+    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    times+=("$(echo "$out" | cut -d' ' -f1)")
+    mems+=("$(echo "$out" | cut -d' ' -f2)")
+  done
+  local t m
+  t=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+  m=$(printf '%s\n' "${mems[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+  echo "$t $((m / 1024))"
+}
+
+rm -rf "$work/out-folio-$n"
+read -r ft fm < <(measure "$folio" build "$corpus" --dest-dir "$work/out-folio-$n" --quiet)
+read -r pt pm < <(measure "$PWD/target/release/examples/pulldown_floor" "$corpus/content")
+printf '%-28s %8s s %7s MB %10s articles/s\n' "folio build ($n articles)" "$ft" "$fm" "$(awk "BEGIN{printf \"%d\", $n / $ft}")"
+printf '%-28s %8s s %7s MB\n' "pulldown-cmark alone" "$pt" "$pm"
+echo "folio / pulldown-cmark floor: $(awk "BEGIN{printf \"%.2f\", $ft / $pt}")x"
+if command -v hugo >/dev/null 2>&1; then
+  rm -rf "$work/out-hugo-$n"
+  read -r ht hm < <(measure hugo --quiet -s "$work/hugo-$n" -d "$work/out-hugo-$n")
+  printf '%-28s %8s s %7s MB\n' "hugo $(hugo version | grep -o 'v[0-9.]*' | head -1)" "$ht" "$hm"
+  echo "folio / hugo time: $(awk "BEGIN{printf \"%.3f (1/%.1f)\", $ft / $ht, $ht / $ft}")"
+  echo "output size: folio $(du -sm "$work/out-folio-$n" | cut -f1) MB, hugo $(du -sm "$work/out-hugo-$n" | cut -f1) MB"
+fi
