@@ -22,9 +22,16 @@ fn main() {
         .map(|path| {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let mut html = String::with_capacity(text.len() * 3 / 2);
-            pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(&text, pulldown_cmark::Options::all()));
+            pulldown_cmark::html::push_html(
+                &mut html,
+                pulldown_cmark::Parser::new_ext(&text, pulldown_cmark::Options::all()),
+            );
             html.len()
         })
         .sum();
-    println!("{} files, {bytes} bytes of HTML in {:.3} s", files.len(), started.elapsed().as_secs_f64());
+    println!(
+        "{} files, {bytes} bytes of HTML in {:.3} s",
+        files.len(),
+        started.elapsed().as_secs_f64()
+    );
 }

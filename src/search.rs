@@ -78,14 +78,15 @@ fn is_cjk(c: char) -> bool {
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
 }
 
-/// Calls `f` with each term of some text, folded: words of letters and digits, and CJK runs as
-/// single characters and overlapping pairs.
-pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
+/// Calls `f` with each term of some text, folded, and the byte offset where it starts: words
+/// of letters and digits, and CJK runs as single characters and overlapping pairs.
+pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
     let mut word = String::new();
-    let mut previous_cjk: Option<char> = None;
+    let mut word_start = 0;
+    let mut previous_cjk: Option<(char, usize)> = None;
+    let mut single = String::new();
     let mut pair = String::new();
-    for c in text.chars() {
-        let mut folded = String::new();
+    for (at, c) in text.char_indices() {
         let is_word_char = if c.is_ascii() {
             c.is_ascii_alphanumeric()
         } else {
@@ -93,40 +94,45 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
         };
         if !is_word_char {
             if !word.is_empty() {
-                f(&word);
+                f(&word, word_start);
                 word.clear();
             }
             previous_cjk = None;
             continue;
         }
-        if is_cjk(c) {
+        if !c.is_ascii() && is_cjk(c) {
             if !word.is_empty() {
-                f(&word);
+                f(&word, word_start);
                 word.clear();
             }
-            push_folded(&mut folded, c);
-            f(&folded);
-            if let Some(p) = previous_cjk {
+            single.clear();
+            push_folded(&mut single, c);
+            f(&single, at);
+            let folded = single.chars().next().unwrap_or(c);
+            if let Some((p, p_at)) = previous_cjk {
                 pair.clear();
                 pair.push(p);
-                pair.push_str(&folded);
-                f(&pair);
+                pair.push(folded);
+                f(&pair, p_at);
             }
-            previous_cjk = folded.chars().next();
+            previous_cjk = Some((folded, at));
         } else {
+            if word.is_empty() {
+                word_start = at;
+            }
             previous_cjk = None;
             push_folded(&mut word, c);
         }
     }
     if !word.is_empty() {
-        f(&word);
+        f(&word, word_start);
     }
 }
 
 /// The terms of some text, in order (see [`for_each_term`]).
 pub fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for_each_term(text, |t| out.push(t.to_string()));
+    for_each_term(text, |t, _| out.push(t.to_string()));
     out
 }
 
@@ -144,9 +150,29 @@ fn shard_file(key: &str) -> String {
 type Postings = Vec<(u32, u32, u32)>;
 
 /// What one article contributes to the index.
+/// The part of an article a term stands in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Title,
+    Heading,
+    Body,
+    Description,
+}
+
+impl Part {
+    fn flag(self) -> u32 {
+        match self {
+            Part::Title => IN_TITLE,
+            Part::Heading => IN_HEADING,
+            Part::Body | Part::Description => IN_BODY,
+        }
+    }
+}
+
 struct DocEntry {
-    /// (term, where it stands, how often), sorted by term.
-    terms: Vec<(String, u32, u32)>,
+    /// (term, where it stands, how often, byte offset of its first use in the body text or
+    /// `u32::MAX`), sorted by term.
+    terms: Vec<(String, u32, u32, u32)>,
     /// `[title, page]` as JSON.
     title_json: String,
     /// `description, [[id, heading]...], text` as JSON (the start of the article's text entry).
@@ -158,30 +184,43 @@ struct DocEntry {
 fn doc_entry(site: &Site, bodies: &[RenderedBody], id: usize) -> DocEntry {
     let article = &site.articles[id];
     let body = &bodies[id];
-    let mut counts: rustc_hash::FxHashMap<String, (u32, u32)> = rustc_hash::FxHashMap::default();
-    let mut add = |text: &str, flag: u32| {
-        for_each_term(text, |term| match counts.get_mut(term) {
-            Some(entry) => {
-                entry.0 |= flag;
-                entry.1 += 1;
-            }
-            None => {
-                counts.insert(term.to_string(), (flag, 1));
+    // term -> (where it stands, how often, where it is first used in the body text)
+    let mut counts: rustc_hash::FxHashMap<String, (u32, u32, u32)> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(1024, Default::default());
+    let mut add = |text: &str, part: Part| {
+        let flag = part.flag();
+        for_each_term(text, |term, at| {
+            let at = if part == Part::Body {
+                at as u32
+            } else {
+                u32::MAX
+            };
+            match counts.get_mut(term) {
+                Some(entry) => {
+                    entry.0 |= flag;
+                    entry.1 += 1;
+                    entry.2 = entry.2.min(at);
+                }
+                None => {
+                    counts.insert(term.to_string(), (flag, 1, at));
+                }
             }
         });
     };
-    add(&article.title, IN_TITLE);
+    add(&article.title, Part::Title);
     for alias in &article.aliases {
-        add(alias.get_ref(), IN_TITLE);
+        add(alias.get_ref(), Part::Title);
     }
     for heading in &body.headings {
-        add(&heading.text, IN_HEADING);
+        add(&heading.text, Part::Heading);
     }
     let text = body.text.trim();
-    add(text, IN_BODY);
-    add(&article.description, IN_BODY);
-    let mut terms: Vec<(String, u32, u32)> =
-        counts.into_iter().map(|(t, (f, c))| (t, f, c)).collect();
+    add(text, Part::Body);
+    add(&article.description, Part::Description);
+    let mut terms: Vec<(String, u32, u32, u32)> = counts
+        .into_iter()
+        .map(|(t, (f, c, at))| (t, f, c, at))
+        .collect();
     terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let headings: Vec<String> = body
         .headings
@@ -206,31 +245,26 @@ fn doc_entry(site: &Site, bodies: &[RenderedBody], id: usize) -> DocEntry {
     }
 }
 
-/// The stretch of `text` around the first use of each of `terms` (folded), as a JSON object.
-fn contexts(text: &str, terms: &[&str]) -> String {
-    if terms.is_empty() {
-        return "{}".into();
-    }
-    let chars: Vec<char> = text.chars().collect();
-    let mut folded = String::with_capacity(text.len());
-    let mut source = Vec::with_capacity(text.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let before = folded.len();
-        push_folded(&mut folded, c);
-        source.extend(std::iter::repeat_n(i, folded.len() - before));
-    }
+/// The stretch of `text` around each term's first use (its byte offset), as a JSON object.
+fn contexts(text: &str, terms: &[(&str, u32)]) -> String {
     let mut out = String::from("{");
-    for term in terms {
-        let Some(at) = folded.find(term) else {
+    for &(term, at) in terms {
+        let at = at as usize;
+        if at >= text.len() {
             continue;
-        };
-        let start = source[at].saturating_sub(CONTEXT_BEFORE);
-        let end = (source[at] + CONTEXT_AFTER).min(chars.len());
-        let window: String = chars[start..end].iter().collect();
+        }
+        let mut start = at.saturating_sub(CONTEXT_BEFORE);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (at + CONTEXT_AFTER).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
         if out.len() > 1 {
             out.push(',');
         }
-        let _ = write!(out, "{}:{}", json(term), json(&window));
+        let _ = write!(out, "{}:{}", json(term), json(&text[start..end]));
     }
     out.push('}');
     out
@@ -246,10 +280,10 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
         .par_iter()
         .map(|&id| doc_entry(site, bodies, id))
         .collect();
-    let mut postings: rustc_hash::FxHashMap<&str, Vec<(u32, u32, u32)>> =
-        rustc_hash::FxHashMap::default();
+    let mut postings: rustc_hash::FxHashMap<&str, Postings> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(1 << 16, Default::default());
     for (doc, entry) in docs.iter().enumerate() {
-        for (term, flags, count) in &entry.terms {
+        for (term, flags, count, _) in &entry.terms {
             postings
                 .entry(term.as_str())
                 .or_default()
@@ -284,7 +318,10 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
                         body.push(',');
                     }
                     // Delta-coded article number, then the count and flags packed into one number.
-                    let _ = write!(body, "{},{}", doc - last, (count.min(&255) << 3) | flags);
+                    let mut numbers = itoa::Buffer::new();
+                    body.push_str(numbers.format(doc - last));
+                    body.push(',');
+                    body.push_str(numbers.format((count.min(&255) << 3) | flags));
                     last = *doc;
                 }
                 body.push(']');
@@ -316,16 +353,16 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
     let texts: Vec<String> = docs
         .par_iter()
         .map(|d| {
-            let rare: Vec<&str> = d
+            let rare: Vec<(&str, u32)> = d
                 .terms
                 .iter()
-                .filter(|(term, flags, _)| {
-                    flags & IN_BODY != 0
+                .filter(|(term, _, _, at)| {
+                    *at != u32::MAX
                         && document_frequency
                             .get(term.as_str())
                             .is_some_and(|&n| n <= CONTEXT_MAX_ARTICLES)
                 })
-                .map(|(term, _, _)| term.as_str())
+                .map(|(term, _, _, at)| (term.as_str(), *at))
                 .collect();
             format!(
                 "[{},{}]",

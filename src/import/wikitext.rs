@@ -201,7 +201,12 @@ impl Converter {
             None => crate::markdown::inline_plain_text(&first_sentence(&strip_footnote_refs(lead))),
         };
         let body = without_braces(&body);
-        let infobox = infobox.map(|fields| fields.into_iter().map(|(k, v)| (k, without_braces(&v))).collect());
+        let infobox = infobox.map(|fields| {
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, without_braces(&v)))
+                .collect()
+        });
         let draft = ArticleDraft {
             title: title.to_string(),
             description: without_braces(&description),
