@@ -28,7 +28,8 @@ measure() {
   local times=() mems=()
   for _ in $(seq "$runs"); do
     local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>&1
+    out=$(tail -1 "$work/time.txt")
     times+=("$(echo "$out" | cut -d' ' -f1)")
     mems+=("$(echo "$out" | cut -d' ' -f2)")
   done

@@ -5,7 +5,9 @@
 //! graph* (the most connected articles and the See also and body links between them, laid out
 //! by a fixed number of force-directed steps from a deterministic start, so the same site
 //! always gives the same picture). Every node is a link and carries a `<title>` for screen
-//! readers; colours come from CSS classes so that they follow the light and dark themes.
+//! readers; colours come from CSS classes so that they follow the light and dark themes. The
+//! classes are short (`ns` a See also node, `nl` linked from, `nm` missing, `na` ambiguous,
+//! `n` an article; `es`, `el`, `eb` the edges) because a wiki page carries many nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -37,8 +39,8 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     let node = |target: &Target, class: &'static str| {
         let (label, class) = match target {
             Target::Article(to) => (site.articles[*to].title.clone(), class),
-            Target::Missing(title) => (title.clone(), "node-missing"),
-            Target::Ambiguous(key) => (key.clone(), "node-ambiguous"),
+            Target::Missing(title) => (title.clone(), "nm"),
+            Target::Ambiguous(key) => (key.clone(), "na"),
         };
         Node {
             href: relative_page_url(from, &target.page_path(site)),
@@ -48,13 +50,13 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     };
     for target in graph.see_also(id) {
         if *target != Target::Article(id) && seen.insert(target.clone()) {
-            neighbours.push((node(target, "node-see-also"), "edge-see-also"));
+            neighbours.push((node(target, "ns"), "es"));
         }
     }
     for &back in &graph.backlinks[id] {
         let target = Target::Article(back);
         if seen.insert(target.clone()) {
-            neighbours.push((node(&target, "node-linked-from"), "edge-linked-from"));
+            neighbours.push((node(&target, "nl"), "el"));
         }
     }
     if neighbours.is_empty() {
@@ -81,7 +83,7 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     for ((_, edge), (x, y)) in neighbours.iter().zip(&points) {
         let _ = write!(
             svg,
-            r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{x:.1}" y2="{y:.1}"/>"#
+            r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{x:.0}" y2="{y:.0}"/>"#
         );
     }
     for ((n, _), (x, y)) in neighbours.iter().zip(&points) {
@@ -89,7 +91,7 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     }
     let _ = write!(
         svg,
-        r#"<g class="node-self"><circle cx="{cx}" cy="{cy}" r="8"/><text x="{cx}" y="{}" text-anchor="middle">{}</text></g>"#,
+        r#"<g class="self"><circle cx="{cx}" cy="{cy}" r="8"/><text x="{cx}" y="{}">{}</text></g>"#,
         cy + 22.0,
         escape(&shorten(title, 28))
     );
@@ -116,21 +118,28 @@ fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64, width: f64
         );
         return;
     }
+    // Labels are centred (in the stylesheet) unless near an edge.
     let anchor = if x < width * 0.3 {
-        "start"
+        r#" text-anchor="start""#
     } else if x > width * 0.7 {
-        "end"
+        r#" text-anchor="end""#
     } else {
-        "middle"
+        ""
+    };
+    // The label names the link; a shortened one gets the whole title as a tooltip too.
+    let shown = shorten(&n.label, 24);
+    let title = if shown == n.label {
+        String::new()
+    } else {
+        format!("<title>{}</title>", escape(&n.label))
     };
     let _ = write!(
         svg,
-        r#"<a href="{}" class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{radius:.1}"/><text x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text></a>"#,
+        r#"<a href="{}" class="{}">{title}<circle cx="{x:.0}" cy="{y:.0}" r="{radius:.0}"/><text x="{x:.0}" y="{:.0}"{anchor}>{}</text></a>"#,
         escape(&n.href),
         n.class,
-        escape(&n.label),
         y + radius + 11.0,
-        escape(&shorten(&n.label, 24))
+        escape(&shown)
     );
 }
 
@@ -184,7 +193,7 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
         .map(|&id| Node {
             href: relative_page_url(from_page, &site.articles[id].page_path),
             label: site.articles[id].title.clone(),
-            class: "node-article",
+            class: "n",
         })
         .collect();
     let index: BTreeMap<Target, usize> = ids
@@ -220,7 +229,7 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
         nodes.push(Node {
             href: relative_page_url(from_page, page),
             label: (*title).to_string(),
-            class: "node-missing",
+            class: "nm",
         });
     }
     let mut edges: BTreeMap<(usize, usize), LinkKind> = BTreeMap::new();
@@ -251,9 +260,9 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     );
     for (&(i, j), kind) in &edges {
         let class = if *kind == LinkKind::SeeAlso {
-            "edge-see-also"
+            "es"
         } else {
-            "edge-body"
+            "eb"
         };
         let (a, b) = (points[i], points[j]);
         let _ = write!(

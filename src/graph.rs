@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::markdown::{LinkKind, RenderedBody, Target};
-use crate::site::{ArticleId, Site, normalize_title};
+use crate::site::{ArticleId, Site};
 
 /// One edge: from an article to a target, through one kind of link.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -192,14 +192,7 @@ fn candidates(site: &Site, key: &str) -> Vec<ArticleId> {
 
 /// Sorts article ids by title (case-insensitive, then exact, then path), as lists show them.
 pub fn sort_by_title(site: &Site, ids: &mut [ArticleId]) {
-    ids.sort_by_cached_key(|&id| {
-        let a = &site.articles[id];
-        (
-            normalize_title(&a.title),
-            a.title.clone(),
-            a.rel_path.clone(),
-        )
-    });
+    ids.sort_unstable_by_key(|&id| site.title_rank[id]);
 }
 
 #[cfg(test)]

@@ -100,16 +100,29 @@ pub fn write_pages(
             search_index: (0, 0),
         });
     }
-    let generated = [
-        index_page(&renderer),
-        category_pages(&renderer),
-        missing_pages(&renderer),
-        disambiguation_pages(&renderer),
-        redirect_pages(&renderer),
-        graph_page(&renderer),
-        not_found_page(&renderer),
-        search_page(&renderer),
-    ];
+    // The generated pages and graph.json are mostly one thread's work each: they run beside
+    // the search index, which uses every core.
+    let ((generated, graph), index) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    [
+                        index_page(&renderer),
+                        category_pages(&renderer),
+                        missing_pages(&renderer),
+                        disambiguation_pages(&renderer),
+                        redirect_pages(&renderer),
+                        graph_page(&renderer),
+                        not_found_page(&renderer),
+                        search_page(&renderer),
+                    ]
+                },
+                || graph_json(compiled),
+            )
+        },
+        || crate::search::build(&compiled.site, &compiled.bodies),
+    );
+    timings.step("generated pages, graph.json and search index");
     for pages in generated {
         match pages {
             Ok(pages) => {
@@ -126,11 +139,7 @@ pub fn write_pages(
             search_index: (0, 0),
         });
     }
-    timings.step("generated pages");
-    staging.write("graph.json", graph_json(compiled).as_bytes())?;
-    timings.step("graph.json");
-    let index = crate::search::build(&compiled.site, &compiled.bodies);
-    timings.step("search index");
+    staging.write("graph.json", graph.as_bytes())?;
     for (path, text) in &index.files {
         staging.write(path, text.as_bytes())?;
     }

@@ -32,6 +32,9 @@ pub struct Site {
     pub articles: Vec<Article>,
     /// Title, alias and path lookup.
     pub index: TitleIndex,
+    /// Each article's place in title order (case-insensitive title, then exact title, then
+    /// path): lists of articles sort by it without comparing strings again.
+    pub title_rank: Vec<u32>,
 }
 
 /// What a link to a title means.
@@ -174,11 +177,13 @@ impl Site {
                 }
             }
         }
+        let title_rank = title_ranks(&articles);
         (
             Site {
                 config,
                 articles,
                 index,
+                title_rank,
             },
             diagnostics,
         )
@@ -192,6 +197,23 @@ impl Site {
             None => slug::path_segment(alias),
         }
     }
+}
+
+fn title_ranks(articles: &[Article]) -> Vec<u32> {
+    let mut order: Vec<ArticleId> = (0..articles.len()).collect();
+    order.sort_by_cached_key(|&id| {
+        let a = &articles[id];
+        (
+            normalize_title(&a.title),
+            a.title.clone(),
+            a.rel_path.clone(),
+        )
+    });
+    let mut rank = vec![0u32; articles.len()];
+    for (place, id) in order.into_iter().enumerate() {
+        rank[id] = place as u32;
+    }
+    rank
 }
 
 /// Why an article may not write `page_path`, if it may not.
