@@ -154,7 +154,15 @@ pub struct CompiledSite {
 
 /// Reads and links a whole site (steps 1 to 5).
 pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
-    let mut timings = Timings::start();
+    compile_observed(root, strict_flag, Timings::start())
+}
+
+/// [`compile`], timing its steps with `timings`.
+pub fn compile_observed(
+    root: &Path,
+    strict_flag: bool,
+    mut timings: Timings,
+) -> Result<CompiledSite, Error> {
     let (config, theme) = load_config_and_theme(root)?;
     timings.step("config and theme");
     let src_dir = root.join(&config.book.src);
@@ -240,12 +248,24 @@ pub fn link(
     }
 }
 
+/// Told the name of each step as it finishes (the command line shows progress with it).
+pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// How long each step took, for `--verbose` and the benchmark.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Timings {
     last: Instant,
     /// (step, time) in order.
     pub steps: Vec<(&'static str, Duration)>,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timings")
+            .field("steps", &self.steps)
+            .finish()
+    }
 }
 
 impl Timings {
@@ -254,6 +274,15 @@ impl Timings {
         Timings {
             last: Instant::now(),
             steps: Vec::new(),
+            progress: None,
+        }
+    }
+
+    /// Starts the clock, telling `progress` of each finished step.
+    pub fn observed(progress: Option<Progress>) -> Self {
+        Timings {
+            progress,
+            ..Timings::start()
         }
     }
 
@@ -262,6 +291,9 @@ impl Timings {
         let now = Instant::now();
         self.steps.push((name, now - self.last));
         self.last = now;
+        if let Some(progress) = &self.progress {
+            progress(name);
+        }
     }
 }
 
@@ -298,8 +330,17 @@ fn render_body(site: &Site, id: ArticleId, severity: Severity) -> RenderedBody {
 
 /// Builds the site at `options.root` into its output folder.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
+    build_observed(options, None)
+}
+
+/// [`build`], telling `progress` of each step as it finishes.
+pub fn build_observed(
+    options: &BuildOptions,
+    progress: Option<Progress>,
+) -> Result<BuildReport, Error> {
     let started = Instant::now();
-    let mut compiled = compile(&options.root, options.strict)?;
+    let mut compiled =
+        compile_observed(&options.root, options.strict, Timings::observed(progress))?;
     compiled.timings.step("(between steps)");
     let config = &compiled.site.config;
     let dest = options

@@ -206,8 +206,33 @@ impl Verbosity {
     }
 }
 
+/// Shows the steps of a long command as they finish: a spinner on a terminal, plain lines
+/// otherwise, nothing with `--quiet`.
+fn progress(verbosity: Verbosity) -> (Option<folio::Progress>, Option<indicatif::ProgressBar>) {
+    use std::io::IsTerminal;
+    if verbosity == Verbosity::Quiet {
+        return (None, None);
+    }
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        let shown = bar.clone();
+        let report: folio::Progress =
+            std::sync::Arc::new(move |step: &str| shown.set_message(format!("{step} done")));
+        (Some(report), Some(bar))
+    } else {
+        let report: folio::Progress = std::sync::Arc::new(|step: &str| eprintln!("  {step} done"));
+        (Some(report), None)
+    }
+}
+
 fn build(options: folio::BuildOptions, verbosity: Verbosity) -> Result<ExitCode, folio::Error> {
-    let report = folio::build(&options)?;
+    let (report, bar) = progress(verbosity);
+    let result = folio::build_observed(&options, report);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = result?;
     for d in &report.diagnostics {
         eprintln!("{d}");
     }
@@ -218,20 +243,29 @@ fn build(options: folio::BuildOptions, verbosity: Verbosity) -> Result<ExitCode,
     }
     if verbosity != Verbosity::Quiet {
         println!(
-            "Built {} articles: {} files written to {} ({} links, {} missing titles, search index {:.1} MB in {} files, {} warnings, {} stale files removed) in {:.0} ms",
-            report.articles,
-            report.files,
+            "Built {}: {} written to {} ({}, {}, search index {:.1} MB in {}, {}, {} removed) in {:.0} ms",
+            plural(report.articles, "article"),
+            plural(report.files, "file"),
             report.dest.display(),
-            report.links,
-            report.missing,
+            plural(report.links, "link"),
+            plural(report.missing, "missing title"),
             report.search_index.0 as f64 / 1e6,
-            report.search_index.1,
-            report.diagnostics.len(),
-            report.removed,
+            plural(report.search_index.1, "file"),
+            plural(report.diagnostics.len(), "warning"),
+            plural(report.removed, "stale file"),
             report.elapsed.as_secs_f64() * 1000.0
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `1 article`, `2 articles`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 fn check(dir: &std::path::Path, strict: bool, format: Format) -> Result<ExitCode, folio::Error> {
@@ -284,12 +318,16 @@ fn import(options: folio::import::ImportOptions) -> Result<ExitCode, folio::Erro
         }
     }
     println!(
-        "Imported {} articles into {} ({} infobox fields, {} See also entries, {} links)",
-        report.written.len(),
+        "Imported {} into {} ({}, {}, {})",
+        plural(report.written.len(), "article"),
         options.out.display(),
-        report.infobox_fields,
-        report.see_also_entries,
-        report.links
+        plural(report.infobox_fields, "infobox field"),
+        if report.see_also_entries == 1 {
+            "1 See also entry".to_string()
+        } else {
+            format!("{} See also entries", report.see_also_entries)
+        },
+        plural(report.links, "link")
     );
     Ok(ExitCode::SUCCESS)
 }
