@@ -198,25 +198,11 @@ pub fn sort_by_title(site: &Site, ids: &mut [ArticleId]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::article::Article;
-    use crate::config::Config;
     use crate::diagnostic::Severity;
     use crate::markdown::{Dialect, PageContext, render_body};
-    use crate::source::Source;
 
     fn graph(files: &[(&str, &str)]) -> (Site, LinkGraph) {
-        let articles = files
-            .iter()
-            .map(|(rel, text)| {
-                Article::parse(Source {
-                    rel_path: (*rel).into(),
-                    display_path: format!("content/{rel}").into(),
-                    text: (*text).into(),
-                })
-                .unwrap()
-            })
-            .collect();
-        let site = Site::new(Config::default(), articles).0;
+        let site = crate::site::site_of(files);
         let bodies: Vec<RenderedBody> = (0..site.articles.len())
             .map(|id| {
                 let cx = PageContext {

@@ -854,24 +854,7 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::article::Article;
-    use crate::config::Config;
-    use crate::source::Source;
-
-    fn site(files: &[(&str, &str)]) -> Site {
-        let articles = files
-            .iter()
-            .map(|(rel, text)| {
-                Article::parse(Source {
-                    rel_path: (*rel).into(),
-                    display_path: format!("content/{rel}").into(),
-                    text: (*text).into(),
-                })
-                .unwrap()
-            })
-            .collect();
-        Site::new(Config::default(), articles).0
-    }
+    use crate::site::site_of as site;
 
     fn render(site: &Site, id: ArticleId) -> RenderedBody {
         let cx = PageContext {

@@ -216,6 +216,23 @@ fn title_ranks(articles: &[Article]) -> Vec<u32> {
     rank
 }
 
+/// A site made of `(path, text)` pairs, for the unit tests of the steps that need one.
+#[cfg(test)]
+pub(crate) fn site_of(files: &[(&str, &str)]) -> Site {
+    let articles = files
+        .iter()
+        .map(|(rel, text)| {
+            Article::parse(crate::source::Source {
+                rel_path: (*rel).into(),
+                display_path: format!("content/{rel}").into(),
+                text: (*text).into(),
+            })
+            .unwrap()
+        })
+        .collect();
+    Site::new(Config::default(), articles).0
+}
+
 /// Why an article may not write `page_path`, if it may not.
 fn reserved_reason(page_path: &str) -> Option<String> {
     if RESERVED_PAGES.contains(&page_path) && page_path != "index" {
