@@ -92,8 +92,6 @@ pub struct Session {
     theme_stamp: Option<Vec<(PathBuf, SystemTime, u64)>>,
     files: BTreeMap<String, CachedFile>,
     compiled: Option<CompiledSite>,
-    /// Output page of each article, by source path.
-    article_pages: BTreeMap<String, String>,
     output: BTreeMap<String, Vec<u8>>,
 }
 
@@ -105,7 +103,6 @@ impl Session {
             theme_stamp: None,
             files: BTreeMap::new(),
             compiled: None,
-            article_pages: BTreeMap::new(),
             output: BTreeMap::new(),
         }
     }
@@ -225,25 +222,22 @@ impl Session {
         let pages_rendered = selection
             .as_ref()
             .map_or(compiled.site.articles.len(), BTreeSet::len);
-        let article_pages: BTreeMap<String, String> = compiled
-            .site
-            .articles
-            .iter()
-            .filter(|a| a.page_path != "index")
-            .map(|a| (a.rel_path.clone(), format!("{}.html", a.page_path)))
-            .collect();
+        // Every file of the site now: rendered this time, or kept from the last build.
         let mut output = BTreeMap::new();
-        if selection.is_some() {
-            // Unaffected article pages are what they were.
-            for (rel, page) in &article_pages {
-                if let Some(bytes) = self.output.get(page)
-                    && self.article_pages.get(rel) == Some(page)
-                {
-                    output.insert(page.clone(), bytes.clone());
+        for path in &written.files {
+            match fresh.get(path).or_else(|| self.output.get(path)) {
+                Some(bytes) => {
+                    output.insert(path.clone(), bytes.clone());
+                }
+                None => {
+                    // A page the selection skipped that the last build did not have either:
+                    // the selection missed something, so render everything rather than guess.
+                    self.compiled = Some(compiled);
+                    self.theme_stamp = None;
+                    return self.rebuild();
                 }
             }
         }
-        output.extend(fresh);
         let mut changed: Vec<String> = output
             .iter()
             .filter(|(path, bytes)| self.output.get(*path) != Some(*bytes))
@@ -259,7 +253,6 @@ impl Session {
         let mut warnings = compiled.diagnostics.clone();
         warnings.extend(written.diagnostics.into_sorted());
         self.output = output;
-        self.article_pages = article_pages;
         self.compiled = Some(compiled);
         self.theme_stamp = Some(stamp);
         Ok(Update {

@@ -24,6 +24,8 @@ pub struct Written {
     pub diagnostics: Diagnostics,
     /// The search index's size in bytes and number of files.
     pub search_index: (usize, usize),
+    /// Every file the site has now, written this time or left as it was by the selection.
+    pub files: std::collections::BTreeSet<String>,
 }
 
 /// Where rendered files go.
@@ -38,7 +40,23 @@ impl Sink for Staging {
     }
 }
 
-/// Which article pages to render (the generated pages are always rendered).
+/// A sink that also notes the paths written through it.
+struct Recorder<'a> {
+    sink: &'a dyn Sink,
+    files: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl Sink for Recorder<'_> {
+    fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(rel.to_string());
+        }
+        self.sink.write(rel, bytes)
+    }
+}
+
+/// Which pages to render: all, or those that show one of these articles (pages that depend on
+/// the whole site, like the home page, the graph and the search index, always render).
 #[derive(Debug, Clone, Copy)]
 pub enum Selection<'a> {
     /// Every article.
@@ -98,6 +116,7 @@ pub fn write_pages(
         return Ok(Written {
             diagnostics,
             search_index: (0, 0),
+            files: Default::default(),
         });
     }
     // The generated pages and graph.json are mostly one thread's work each: they run beside
@@ -108,13 +127,13 @@ pub fn write_pages(
                 || {
                     [
                         index_page(&renderer),
-                        category_pages(&renderer),
-                        missing_pages(&renderer),
-                        disambiguation_pages(&renderer),
-                        redirect_pages(&renderer),
+                        category_pages(&renderer, selection),
+                        missing_pages(&renderer, selection),
+                        disambiguation_pages(&renderer, selection),
+                        redirect_pages(&renderer, selection),
                         graph_page(&renderer),
-                        not_found_page(&renderer),
-                        search_page(&renderer),
+                        not_found_page(&renderer, selection),
+                        search_page(&renderer, selection),
                     ]
                 },
                 || graph_json(compiled),
@@ -123,11 +142,21 @@ pub fn write_pages(
         || crate::search::build(&compiled.site, &compiled.bodies),
     );
     timings.step("generated pages, graph.json and search index");
+    let mut files: std::collections::BTreeSet<String> = compiled
+        .site
+        .articles
+        .iter()
+        .filter(|a| a.page_path != "index")
+        .map(|a| format!("{}.html", a.page_path))
+        .collect();
     for pages in generated {
         match pages {
             Ok(pages) => {
                 for (path, html) in pages {
-                    staging.write(&path, html.as_bytes())?;
+                    if let Some(html) = html {
+                        staging.write(&path, html.as_bytes())?;
+                    }
+                    files.insert(path);
                 }
             }
             Err(d) => diagnostics.push(d),
@@ -137,8 +166,14 @@ pub fn write_pages(
         return Ok(Written {
             diagnostics,
             search_index: (0, 0),
+            files: Default::default(),
         });
     }
+    let recorder = Recorder {
+        sink: staging,
+        files: std::sync::Mutex::new(files),
+    };
+    let staging: &dyn Sink = &recorder;
     staging.write("graph.json", graph.as_bytes())?;
     for (path, text) in &index.files {
         staging.write(path, text.as_bytes())?;
@@ -155,6 +190,7 @@ pub fn write_pages(
     Ok(Written {
         diagnostics,
         search_index: (index.size(), index.files.len()),
+        files: recorder.files.into_inner().unwrap_or_default(),
     })
 }
 
@@ -163,7 +199,23 @@ enum PageError {
     Io(Error),
 }
 
-type Pages = Result<Vec<(String, String)>, Diagnostic>;
+/// Generated pages: each one's path, and its HTML unless the selection left it as it was.
+type Pages = Result<Vec<(String, Option<String>)>, Diagnostic>;
+
+impl Selection<'_> {
+    /// Whether a page that shows these articles must be rendered again.
+    fn wants(&self, shown: &[ArticleId]) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(ids) => shown.iter().any(|id| ids.contains(id)),
+        }
+    }
+
+    /// Whether a page that depends only on the configuration must be rendered again.
+    fn wants_config_pages(&self) -> bool {
+        matches!(self, Selection::All)
+    }
+}
 
 /// The home page's view.
 #[derive(Serialize)]
@@ -256,7 +308,7 @@ fn index_page(r: &Renderer<'_>) -> Pages {
     };
     Ok(vec![(
         "index.html".into(),
-        r.page("index.html", "index", "index", view)?,
+        Some(r.page("index.html", "index", "index", view)?),
     )])
 }
 
@@ -289,11 +341,14 @@ struct ListPageView {
     new_article_url: Option<String>,
 }
 
-fn category_pages(r: &Renderer<'_>) -> Pages {
+fn category_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
     categories(r)
         .into_iter()
         .map(|(name, ids)| {
             let path = category_page_path(&name);
+            if !selection.wants(&ids) {
+                return Ok((format!("{path}.html"), None));
+            }
             let view = ListPageView {
                 articles: ids
                     .iter()
@@ -304,17 +359,20 @@ fn category_pages(r: &Renderer<'_>) -> Pages {
             };
             Ok((
                 format!("{path}.html"),
-                r.page("category.html", "category", &path, view)?,
+                Some(r.page("category.html", "category", &path, view)?),
             ))
         })
         .collect()
 }
 
-fn missing_pages(r: &Renderer<'_>) -> Pages {
+fn missing_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
     r.graph
         .missing
         .iter()
         .map(|(path, missing)| {
+            if !selection.wants(&missing.linked_from) {
+                return Ok((format!("{path}.html"), None));
+            }
             let view = ListPageView {
                 title: missing.title().to_string(),
                 articles: missing
@@ -326,7 +384,7 @@ fn missing_pages(r: &Renderer<'_>) -> Pages {
             };
             Ok((
                 format!("{path}.html"),
-                r.page("missing.html", "missing", path, view)?,
+                Some(r.page("missing.html", "missing", path, view)?),
             ))
         })
         .collect()
@@ -350,11 +408,14 @@ fn new_article_url(r: &Renderer<'_>, title: &str) -> Option<String> {
     ))
 }
 
-fn disambiguation_pages(r: &Renderer<'_>) -> Pages {
+fn disambiguation_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
     r.graph
         .ambiguous
         .iter()
         .map(|(path, ambiguous)| {
+            if !selection.wants(&ambiguous.candidates) && !selection.wants(&ambiguous.linked_from) {
+                return Ok((format!("{path}.html"), None));
+            }
             let title = r
                 .site
                 .articles
@@ -379,7 +440,7 @@ fn disambiguation_pages(r: &Renderer<'_>) -> Pages {
             };
             Ok((
                 format!("{path}.html"),
-                r.page("disambiguation.html", "disambiguation", path, view)?,
+                Some(r.page("disambiguation.html", "disambiguation", path, view)?),
             ))
         })
         .collect()
@@ -392,16 +453,22 @@ struct RedirectView {
     absolute: Option<String>,
 }
 
-fn redirect_pages(r: &Renderer<'_>) -> Pages {
+/// Redirects depend only on titles, aliases and paths: a selection (made only when none of
+/// those changed) leaves them as they were.
+fn redirect_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
     let site = r.site;
-    let mut taken: std::collections::HashSet<&str> =
-        site.articles.iter().map(|a| a.page_path.as_str()).collect();
+    let mut taken: std::collections::HashSet<String> =
+        site.articles.iter().map(|a| a.page_path.clone()).collect();
     let mut pages = Vec::new();
     for (id, article) in site.articles.iter().enumerate() {
         for alias in &article.aliases {
             let path = site.alias_page_path(id, alias.get_ref());
-            if taken.contains(path.as_str()) || crate::site::RESERVED_PAGES.contains(&path.as_str())
-            {
+            if taken.contains(&path) || crate::site::RESERVED_PAGES.contains(&path.as_str()) {
+                continue;
+            }
+            taken.insert(path.clone());
+            if !selection.wants_config_pages() {
+                pages.push((format!("{path}.html"), None));
                 continue;
             }
             let view = RedirectView {
@@ -417,9 +484,8 @@ fn redirect_pages(r: &Renderer<'_>) -> Pages {
             };
             pages.push((
                 format!("{path}.html"),
-                r.page("redirect.html", "redirect", &path, view)?,
+                Some(r.page("redirect.html", "redirect", &path, view)?),
             ));
-            taken.insert(article.page_path.as_str());
         }
     }
     Ok(pages)
@@ -476,7 +542,7 @@ fn graph_page(r: &Renderer<'_>) -> Pages {
     };
     Ok(vec![(
         "graph.html".into(),
-        r.page("graph.html", "graph", "graph", view)?,
+        Some(r.page("graph.html", "graph", "graph", view)?),
     )])
 }
 
@@ -487,7 +553,10 @@ struct NotFoundView {
 
 /// The 404 page is served at any depth, so its links are absolute from `site-url` when that
 /// is set (and from the host's root otherwise).
-fn not_found_page(r: &Renderer<'_>) -> Pages {
+fn not_found_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+    if !selection.wants_config_pages() {
+        return Ok(vec![("404.html".into(), None)]);
+    }
     let base = r.site.config.base_path();
     let view = NotFoundView { base: base.clone() };
     let base = if r.site.config.output.html.site_url.is_some() {
@@ -496,17 +565,20 @@ fn not_found_page(r: &Renderer<'_>) -> Pages {
         "/".to_string()
     };
     let html = r.page_at_root("404.html", "404", "404", base, view)?;
-    Ok(vec![("404.html".into(), html)])
+    Ok(vec![("404.html".into(), Some(html))])
 }
 
 /// The view of pages that show only what every page has.
 #[derive(Serialize)]
 struct NoData {}
 
-fn search_page(r: &Renderer<'_>) -> Pages {
+fn search_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+    if !selection.wants_config_pages() {
+        return Ok(vec![("search.html".into(), None)]);
+    }
     Ok(vec![(
         "search.html".into(),
-        r.page("search.html", "search", "search", NoData {})?,
+        Some(r.page("search.html", "search", "search", NoData {})?),
     )])
 }
 
