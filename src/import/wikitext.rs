@@ -640,6 +640,7 @@ impl Converter {
             out.push_str(&rest[..at]);
             let bytes = rest.as_bytes();
             let (mut depth, mut i) = (0usize, at);
+            let mut end = rest.len();
             while i + 1 < bytes.len() {
                 if &bytes[i..i + 2] == b"[[" {
                     depth += 1;
@@ -648,20 +649,23 @@ impl Converter {
                     depth -= 1;
                     i += 2;
                     if depth == 0 {
+                        end = i;
                         break;
                     }
                 } else {
                     i += 1;
                 }
             }
-            let name: String = rest[at + 2..i.min(rest.len())]
+            // An unclosed file link runs to the end of the text.
+            let i = end;
+            let name: String = rest[at + 2..i]
                 .split('|')
                 .next()
                 .unwrap_or("")
                 .trim()
                 .to_string();
             self.notes.skipped.push(format!("image {name}"));
-            rest = &rest[i.min(rest.len())..];
+            rest = &rest[i..];
         }
         out.push_str(rest);
         out
@@ -1556,6 +1560,20 @@ mod tests {
     fn markdown_characters_in_text_are_escaped() {
         let (draft, _) = convert("T", "a*b_c <b>bold</b> <foo>");
         assert_eq!(draft.body, "a\\*b\\_c <b>bold</b>");
+    }
+
+    #[test]
+    fn an_unclosed_file_link_ending_in_a_wide_character_is_dropped() {
+        // Found by fuzzing (import_wikitext): the scan stopped inside the last character.
+        let (draft, _) = convert("T", "Text [[File:x.png|caption é");
+        assert_eq!(draft.body, "Text");
+    }
+
+    #[test]
+    fn the_first_fuzzing_crash_converts() {
+        let input = include_str!("../../tests/regressions/wikitext-crash-1.txt");
+        let (draft, _) = convert("T", input);
+        assert!(!draft.body.contains("[[File:"));
     }
 
     #[test]
