@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::article::Article;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostic;
 use crate::markdown::{RenderedBody, Target};
 use crate::pages::{Selection, Sink};
 use crate::site::ArticleId;
@@ -352,13 +352,4 @@ fn theme_stamp(root: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
         }
     }
     stamp
-}
-
-/// Diagnostics as one block of text, for the terminal and the browser overlay.
-pub fn describe(diagnostics: &Diagnostics) -> String {
-    diagnostics
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
 }

@@ -46,7 +46,7 @@ use crate::article::Article;
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::graph::LinkGraph;
-use crate::markdown::{Dialect, PageContext, RenderedBody, Target};
+use crate::markdown::{Dialect, PageContext, RenderedBody};
 use crate::site::{ArticleId, Site};
 use crate::theme::Theme;
 
@@ -393,13 +393,5 @@ pub fn build_observed(
         dest,
         elapsed: started.elapsed(),
         timings: compiled.timings,
-    })
-}
-
-/// Counts the links of a body that lead to titles nobody has written.
-pub fn missing_targets(body: &RenderedBody) -> impl Iterator<Item = &str> {
-    body.links.iter().filter_map(|l| match &l.target {
-        Target::Missing(title) => Some(title.as_str()),
-        _ => None,
     })
 }

@@ -299,7 +299,18 @@ fn init(options: folio::init::InitOptions) -> Result<ExitCode, folio::Error> {
 }
 
 fn import(options: folio::import::ImportOptions) -> Result<ExitCode, folio::Error> {
-    let report = folio::import::run(&options)?;
+    let (_, bar) = progress(Verbosity::Normal);
+    if let Some(bar) = &bar {
+        bar.set_message(format!(
+            "importing {}",
+            plural(options.inputs.len(), "file")
+        ));
+    }
+    let result = folio::import::run(&options);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = result?;
     for (input, notes) in &report.notes {
         if !notes.dropped_templates.is_empty() {
             let list: Vec<String> = notes

@@ -268,3 +268,21 @@ fn real_wikipedia_articles_import_and_build_cleanly() {
     }
     assert!(checked > 0, "the corpus links its own articles");
 }
+
+#[test]
+fn a_bzip2_mediawiki_export_imports_every_article_of_the_main_namespace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export =
+        shared().join("corpora/wikipedia-wikitext/dbpedia-minidump-en/enwiki-minidump.xml.bz2");
+    let report = import(vec![export], tmp.path());
+    assert_eq!(
+        report.written.len(),
+        24,
+        "24 articles; redirects become aliases or are reported"
+    );
+    let notes: Vec<&String> = report.notes.iter().flat_map(|(_, n)| &n.skipped).collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("redirect “")),
+        "{notes:?}"
+    );
+}
