@@ -107,6 +107,14 @@ async function walkExample(browser, base, mode, shots) {
   assert(await page.isVisible("table.infobox"), "infobox shown");
   assert((await page.textContent("table.infobox")).includes("Tamar Ziv"), "infobox values");
   await axe(page, `${mode} article`);
+  if (mode === "http") {
+    // Colour contrast holds in the dark theme too.
+    const dark = await newPage(browser, problems, { colorScheme: "dark" });
+    for (const path of ["index.html", "israel-kosovo-relations.html", "graph.html", "search.html?q=kosovo"]) {
+      await dark.goto(base + path);
+      await axe(dark, `${mode} dark ${path}`);
+    }
+  }
   if (shots) await screenshots(browser, page.url(), shots);
   // A See also link of the seed leads to a title not written yet: a red link.
   const red = page.locator(".see-also a.new").first();
