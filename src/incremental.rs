@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::article::Article;
 use crate::diagnostic::Diagnostic;
 use crate::markdown::{RenderedBody, Target};
-use crate::pages::{Selection, Sink};
+use crate::pages::{Changes, Selection, Sink};
 use crate::site::ArticleId;
 use crate::{CompiledSite, Error, LinkInputs, Timings};
 
@@ -200,12 +200,11 @@ impl Session {
         let selection = if everything || !same_index {
             None
         } else {
-            Some(affected(
-                previous.as_ref(),
-                &compiled,
-                &changed_sources,
-                &removed,
-            ))
+            Some(Changes {
+                articles: affected(previous.as_ref(), &compiled, &changed_sources, &removed),
+                listings: listings_changed(previous.as_ref(), &compiled, &changed_sources),
+                links: links_changed(previous.as_ref(), &compiled, &changed_sources),
+            })
         };
         let sink = MemoryOutput::default();
         let written = crate::pages::write_pages(
@@ -221,7 +220,7 @@ impl Session {
         let fresh = sink.into_files();
         let pages_rendered = selection
             .as_ref()
-            .map_or(compiled.site.articles.len(), BTreeSet::len);
+            .map_or(compiled.site.articles.len(), |c| c.articles.len());
         // Every file of the site now: rendered this time, or kept from the last build.
         let mut output = BTreeMap::new();
         for path in &written.files {
@@ -324,6 +323,61 @@ fn affected(
         }
     }
     out
+}
+
+/// Whether a changed article's description or categories differ from before.
+fn listings_changed(
+    previous: Option<&CompiledSite>,
+    compiled: &CompiledSite,
+    changed: &BTreeSet<String>,
+) -> bool {
+    let Some(previous) = previous else {
+        return true;
+    };
+    let listing = |site: &crate::site::Site| -> BTreeMap<String, (String, Vec<String>)> {
+        site.articles
+            .iter()
+            .filter(|a| changed.contains(&a.rel_path))
+            .map(|a| {
+                let categories = a.categories.iter().map(|c| c.get_ref().clone()).collect();
+                (a.rel_path.clone(), (a.description.clone(), categories))
+            })
+            .collect()
+    };
+    listing(&previous.site) != listing(&compiled.site)
+}
+
+/// Whether a changed article links differently than before (targets by source path or title).
+fn links_changed(
+    previous: Option<&CompiledSite>,
+    compiled: &CompiledSite,
+    changed: &BTreeSet<String>,
+) -> bool {
+    let Some(previous) = previous else {
+        return true;
+    };
+    let links = |c: &CompiledSite| -> BTreeMap<String, Vec<(String, crate::markdown::LinkKind)>> {
+        c.site
+            .articles
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| changed.contains(&a.rel_path))
+            .map(|(id, a)| {
+                let edges = c.graph.out[id]
+                    .iter()
+                    .map(|e| {
+                        let to = match &e.to {
+                            Target::Article(to) => c.site.articles[*to].rel_path.clone(),
+                            other => other.page_path(&c.site),
+                        };
+                        (to, e.kind)
+                    })
+                    .collect();
+                (a.rel_path.clone(), edges)
+            })
+            .collect()
+    };
+    links(previous) != links(compiled)
 }
 
 /// Every file of `book.toml`, `templates/` and `static/` with its time and size: any change

@@ -46,6 +46,15 @@ struct Recorder<'a> {
     files: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
+impl Recorder<'_> {
+    /// Notes a file that stays as it was.
+    fn keep(&self, rel: &str) {
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(rel.to_string());
+        }
+    }
+}
+
 impl Sink for Recorder<'_> {
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         if let Ok(mut files) = self.files.lock() {
@@ -55,14 +64,25 @@ impl Sink for Recorder<'_> {
     }
 }
 
-/// Which pages to render: all, or those that show one of these articles (pages that depend on
-/// the whole site, like the home page, the graph and the search index, always render).
+/// Which pages to render: all, or those that a change touched.
 #[derive(Debug, Clone, Copy)]
 pub enum Selection<'a> {
-    /// Every article.
+    /// Every page.
     All,
-    /// Only these articles (by id); the others' pages are known to be unchanged.
-    Only(&'a std::collections::BTreeSet<ArticleId>),
+    /// Only the pages that show one of these articles, and the site-wide pages the change
+    /// touched; every other page is known to be unchanged.
+    Only(&'a Changes),
+}
+
+/// What a change touched, for [`Selection::Only`] (titles, aliases and paths did not change).
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// Articles whose pages must be rendered again.
+    pub articles: std::collections::BTreeSet<ArticleId>,
+    /// A description or the categories of an article changed (the home page lists them).
+    pub listings: bool,
+    /// An article's links changed (the graph page and graph.json draw them).
+    pub links: bool,
 }
 
 /// Renders and writes every page.
@@ -93,7 +113,7 @@ pub fn write_pages(
         .filter(|&id| compiled.site.articles[id].page_path != "index")
         .filter(|id| match selection {
             Selection::All => true,
-            Selection::Only(ids) => ids.contains(id),
+            Selection::Only(changes) => changes.articles.contains(id),
         })
         .map(|id| {
             let (html, warnings) = renderer.article(id).map_err(PageError::Render)?;
@@ -126,17 +146,17 @@ pub fn write_pages(
             rayon::join(
                 || {
                     [
-                        index_page(&renderer),
+                        index_page(&renderer, selection),
                         category_pages(&renderer, selection),
                         missing_pages(&renderer, selection),
                         disambiguation_pages(&renderer, selection),
                         redirect_pages(&renderer, selection),
-                        graph_page(&renderer),
+                        graph_page(&renderer, selection),
                         not_found_page(&renderer, selection),
                         search_page(&renderer, selection),
                     ]
                 },
-                || graph_json(compiled),
+                || selection.wants_graph().then(|| graph_json(compiled)),
             )
         },
         || crate::search::build(&compiled.site, &compiled.bodies),
@@ -174,7 +194,10 @@ pub fn write_pages(
         files: std::sync::Mutex::new(files),
     };
     let staging: &dyn Sink = &recorder;
-    staging.write("graph.json", graph.as_bytes())?;
+    match graph {
+        Some(graph) => staging.write("graph.json", graph.as_bytes())?,
+        None => recorder.keep("graph.json"),
+    }
     for (path, text) in &index.files {
         staging.write(path, text.as_bytes())?;
     }
@@ -207,13 +230,29 @@ impl Selection<'_> {
     fn wants(&self, shown: &[ArticleId]) -> bool {
         match self {
             Selection::All => true,
-            Selection::Only(ids) => shown.iter().any(|id| ids.contains(id)),
+            Selection::Only(changes) => shown.iter().any(|id| changes.articles.contains(id)),
         }
     }
 
     /// Whether a page that depends only on the configuration must be rendered again.
     fn wants_config_pages(&self) -> bool {
         matches!(self, Selection::All)
+    }
+
+    /// Whether the home page (every title, description and category) must be rendered again.
+    fn wants_listings(&self) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(changes) => changes.listings,
+        }
+    }
+
+    /// Whether the pictures and data of the whole graph must be made again.
+    fn wants_graph(&self) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(changes) => changes.links || changes.listings,
+        }
     }
 }
 
@@ -257,7 +296,10 @@ fn letter_of(title: &str) -> String {
     }
 }
 
-fn index_page(r: &Renderer<'_>) -> Pages {
+fn index_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+    if !selection.wants_listings() {
+        return Ok(vec![("index.html".into(), None)]);
+    }
     let site = r.site;
     let mut ids: Vec<ArticleId> = (0..site.articles.len())
         .filter(|&id| site.articles[id].page_path != "index")
@@ -508,7 +550,10 @@ struct GroupView {
     articles: Vec<LinkView>,
 }
 
-fn graph_page(r: &Renderer<'_>) -> Pages {
+fn graph_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+    if !selection.wants_graph() {
+        return Ok(vec![("graph.html".into(), None)]);
+    }
     let drawing = crate::diagram::site_graph(r.site, r.graph, "graph");
     let view = GraphView {
         svg: drawing.svg,

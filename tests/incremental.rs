@@ -89,6 +89,27 @@ fn every_rebuild_equals_a_full_build() {
     assert!(update.changed.contains(&"missing/nowhere.html".to_string()));
     assert_same_as_full_build(&session, root, "an edit");
 
+    // Prose alone leaves the home page, the graph page and graph.json as they were.
+    write(
+        root,
+        "a3.md",
+        &article(
+            "Article 3",
+            "plain",
+            "Now links to [[Article 7]] and [[Nowhere]], in other words.\n\n## See also\n- Article 8",
+        ),
+    );
+    let update = session.rebuild().unwrap();
+    assert!(update.changed.contains(&"a3.html".to_string()));
+    for untouched in ["index.html", "graph.html", "graph.json", "a11.html"] {
+        assert!(
+            !update.changed.contains(&untouched.to_string()),
+            "{untouched} changed: {:?}",
+            update.changed
+        );
+    }
+    assert_same_as_full_build(&session, root, "a prose edit");
+
     // A new description shows on the pages that list the article.
     write(
         root,
