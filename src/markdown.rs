@@ -207,6 +207,15 @@ pub fn render_body(
     renderer.run(events, &mut out);
     let mut result = renderer.result;
     pulldown_cmark::html::push_html(&mut result.html, out.into_iter());
+    if result.text.contains("  ") {
+        // Block ends and text that starts with a space can meet: one space is enough.
+        result.text = result
+            .text
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     result
 }
 
