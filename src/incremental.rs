@@ -331,20 +331,11 @@ fn listings_changed(
     compiled: &CompiledSite,
     changed: &BTreeSet<String>,
 ) -> bool {
-    let Some(previous) = previous else {
-        return true;
-    };
-    let listing = |site: &crate::site::Site| -> BTreeMap<String, (String, Vec<String>)> {
-        site.articles
-            .iter()
-            .filter(|a| changed.contains(&a.rel_path))
-            .map(|a| {
-                let categories = a.categories.iter().map(|c| c.get_ref().clone()).collect();
-                (a.rel_path.clone(), (a.description.clone(), categories))
-            })
-            .collect()
-    };
-    listing(&previous.site) != listing(&compiled.site)
+    differs(previous, compiled, changed, |c, id| {
+        let a = &c.site.articles[id];
+        let categories: Vec<String> = a.categories.iter().map(|c| c.get_ref().clone()).collect();
+        (a.description.clone(), categories)
+    })
 }
 
 /// Whether a changed article links differently than before (targets by source path or title).
@@ -353,31 +344,38 @@ fn links_changed(
     compiled: &CompiledSite,
     changed: &BTreeSet<String>,
 ) -> bool {
+    differs(previous, compiled, changed, |c, id| {
+        c.graph.out[id]
+            .iter()
+            .map(|e| {
+                let to = match &e.to {
+                    Target::Article(to) => c.site.articles[*to].rel_path.clone(),
+                    other => other.page_path(&c.site),
+                };
+                (to, e.kind)
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+/// Whether what `view` sees of the changed articles differs between the two builds (no
+/// previous build counts as a difference).
+fn differs<T: PartialEq>(
+    previous: Option<&CompiledSite>,
+    compiled: &CompiledSite,
+    changed: &BTreeSet<String>,
+    view: impl Fn(&CompiledSite, ArticleId) -> T,
+) -> bool {
     let Some(previous) = previous else {
         return true;
     };
-    let links = |c: &CompiledSite| -> BTreeMap<String, Vec<(String, crate::markdown::LinkKind)>> {
-        c.site
-            .articles
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| changed.contains(&a.rel_path))
-            .map(|(id, a)| {
-                let edges = c.graph.out[id]
-                    .iter()
-                    .map(|e| {
-                        let to = match &e.to {
-                            Target::Article(to) => c.site.articles[*to].rel_path.clone(),
-                            other => other.page_path(&c.site),
-                        };
-                        (to, e.kind)
-                    })
-                    .collect();
-                (a.rel_path.clone(), edges)
-            })
+    let seen = |c: &CompiledSite| -> BTreeMap<String, T> {
+        (0..c.site.articles.len())
+            .filter(|&id| changed.contains(&c.site.articles[id].rel_path))
+            .map(|id| (c.site.articles[id].rel_path.clone(), view(c, id)))
             .collect()
     };
-    links(previous) != links(compiled)
+    seen(previous) != seen(compiled)
 }
 
 /// Every file of `book.toml`, `templates/` and `static/` with its time and size: any change
