@@ -13,7 +13,6 @@
 //! removed, lowercase; runs of CJK characters are indexed as overlapping pairs (and single
 //! characters), so that a two-character Chinese word is found without a dictionary.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use unicode_normalization::char::is_combining_mark;
@@ -146,10 +145,13 @@ fn shard_file(key: &str) -> String {
     format!("search/t-{hex}.js")
 }
 
-/// A term's postings: (article number, where the term stands, how often).
-type Postings = Vec<(u32, u32, u32)>;
+/// Partitions of the vocabulary, by a hash of the shard key: every shard lies in one
+/// partition, and the partitions are merged on all cores at once.
+const PARTITIONS: usize = 64;
+/// Articles whose terms are extracted before they are merged into the postings: bounds the
+/// memory the per-article term lists take.
+const BATCH: usize = 2048;
 
-/// What one article contributes to the index.
 /// The part of an article a term stands in.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Part {
@@ -160,49 +162,101 @@ enum Part {
 }
 
 impl Part {
-    fn flag(self) -> u32 {
+    fn flag(self) -> u8 {
         match self {
-            Part::Title => IN_TITLE,
-            Part::Heading => IN_HEADING,
-            Part::Body | Part::Description => IN_BODY,
+            Part::Title => IN_TITLE as u8,
+            Part::Heading => IN_HEADING as u8,
+            Part::Body | Part::Description => IN_BODY as u8,
         }
     }
 }
 
-struct DocEntry {
-    /// (term, where it stands, how often, byte offset of its first use in the body text or
-    /// `u32::MAX`), sorted by term.
-    terms: Vec<(String, u32, u32, u32)>,
-    /// `[title, page]` as JSON.
-    title_json: String,
-    /// `description, [[id, heading]...], text` as JSON (the start of the article's text entry).
-    text_json: String,
-    /// The article.
-    id: usize,
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(bytes)
 }
 
-fn doc_entry(site: &Site, bodies: &[RenderedBody], id: usize) -> DocEntry {
+/// The partition of a term: a hash of its shard key (its first two characters).
+fn partition(term: &str) -> usize {
+    let key_len = term.char_indices().nth(2).map_or(term.len(), |(at, _)| at);
+    (hash_bytes(&term.as_bytes()[..key_len]) >> 40) as usize % PARTITIONS
+}
+
+/// One distinct term of an article.
+#[derive(Clone, Copy)]
+struct DocTerm {
+    /// Where the term is in [`DocTerms::text`].
+    start: u32,
+    len: u32,
+    /// Where it stands (flags), and how often.
+    flags: u8,
+    count: u32,
+    /// Byte offset of its first use in the body text, or `u32::MAX`.
+    first_use: u32,
+}
+
+/// The distinct terms of one article, grouped by partition.
+struct DocTerms {
+    /// The terms, one after another.
+    text: String,
+    terms: Vec<DocTerm>,
+    /// `terms[starts[p]..starts[p + 1]]` are the terms of partition `p`.
+    starts: Vec<u32>,
+}
+
+impl DocTerms {
+    fn term(&self, term: &DocTerm) -> &str {
+        &self.text[term.start as usize..(term.start + term.len) as usize]
+    }
+}
+
+/// Per-thread scratch space for [`doc_terms`].
+#[derive(Default)]
+struct Scratch {
+    table: hashbrown::HashTable<(u64, u32)>,
+    text: String,
+    terms: Vec<DocTerm>,
+}
+
+/// The distinct terms of one article, with where they stand, how often and where first used.
+fn doc_terms(site: &Site, bodies: &[RenderedBody], id: usize, scratch: &mut Scratch) -> DocTerms {
     let article = &site.articles[id];
     let body = &bodies[id];
-    // term -> (where it stands, how often, where it is first used in the body text)
-    let mut counts: rustc_hash::FxHashMap<String, (u32, u32, u32)> =
-        rustc_hash::FxHashMap::with_capacity_and_hasher(1024, Default::default());
-    let mut add = |text: &str, part: Part| {
+    let Scratch { table, text, terms } = scratch;
+    table.clear();
+    text.clear();
+    terms.clear();
+    let mut add = |source: &str, part: Part| {
         let flag = part.flag();
-        for_each_term(text, |term, at| {
+        for_each_term(source, |term, at| {
             let at = if part == Part::Body {
                 at as u32
             } else {
                 u32::MAX
             };
-            match counts.get_mut(term) {
-                Some(entry) => {
-                    entry.0 |= flag;
-                    entry.1 += 1;
-                    entry.2 = entry.2.min(at);
+            let hash = hash_bytes(term.as_bytes());
+            let found = table.find(hash, |&(h, i)| {
+                let t = &terms[i as usize];
+                h == hash && &text[t.start as usize..(t.start + t.len) as usize] == term
+            });
+            match found {
+                Some(&(_, i)) => {
+                    let t = &mut terms[i as usize];
+                    t.flags |= flag;
+                    t.count += 1;
+                    t.first_use = t.first_use.min(at);
                 }
                 None => {
-                    counts.insert(term.to_string(), (flag, 1, at));
+                    let i = terms.len() as u32;
+                    terms.push(DocTerm {
+                        start: text.len() as u32,
+                        len: term.len() as u32,
+                        flags: flag,
+                        count: 1,
+                        first_use: at,
+                    });
+                    text.push_str(term);
+                    table.insert_unique(hash, (hash, i), |&(h, _)| h);
                 }
             }
         });
@@ -214,41 +268,154 @@ fn doc_entry(site: &Site, bodies: &[RenderedBody], id: usize) -> DocEntry {
     for heading in &body.headings {
         add(&heading.text, Part::Heading);
     }
-    let text = body.text.trim();
-    add(text, Part::Body);
+    add(body.text.trim(), Part::Body);
     add(&article.description, Part::Description);
-    let mut terms: Vec<(String, u32, u32, u32)> = counts
-        .into_iter()
-        .map(|(t, (f, c, at))| (t, f, c, at))
-        .collect();
-    terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let headings: Vec<String> = body
-        .headings
+    // Group by partition (a counting sort: the order within a partition is the order of use).
+    let partitions: Vec<u8> = terms
         .iter()
-        .map(|h| format!("[{},{}]", json(&h.id), json(&h.text)))
+        .map(|t| partition(&text[t.start as usize..(t.start + t.len) as usize]) as u8)
         .collect();
-    let kept: String = text.chars().take(TEXT_LIMIT).collect();
-    DocEntry {
-        terms,
-        title_json: format!(
-            "[{},{}]",
-            json(&article.title),
-            json(&format!("{}.html", article.page_path))
-        ),
-        text_json: format!(
-            "{},[{}],{}",
-            json(&article.description),
-            headings.join(","),
-            json(&kept)
-        ),
-        id,
+    let mut starts = vec![0u32; PARTITIONS + 1];
+    for &p in &partitions {
+        starts[p as usize + 1] += 1;
+    }
+    for p in 0..PARTITIONS {
+        starts[p + 1] += starts[p];
+    }
+    let mut next = starts.clone();
+    let mut grouped = terms.clone();
+    for (term, &p) in terms.iter().zip(&partitions) {
+        grouped[next[p as usize] as usize] = *term;
+        next[p as usize] += 1;
+    }
+    DocTerms {
+        text: text.clone(),
+        terms: grouped,
+        starts,
+    }
+}
+
+/// A term's postings in one partition of the index.
+struct TermPostings {
+    /// Where the term is in [`Partition::text`].
+    start: u32,
+    len: u32,
+    /// (article number, count and flags packed: `count.min(255) << 3 | flags`), by article.
+    postings: Vec<(u32, u32)>,
+    /// The body offset of the term's first use in each article of `postings`, kept only while
+    /// the term is rare (see [`CONTEXT_MAX_ARTICLES`]).
+    first_uses: Vec<u32>,
+}
+
+/// One partition of the postings.
+#[derive(Default)]
+struct Partition {
+    text: String,
+    table: hashbrown::HashTable<(u64, u32)>,
+    terms: Vec<TermPostings>,
+}
+
+impl Partition {
+    fn term(&self, term: &TermPostings) -> &str {
+        &self.text[term.start as usize..(term.start + term.len) as usize]
+    }
+
+    /// Adds the terms of partition `p` of a batch of articles (numbered from `first`).
+    fn add(&mut self, p: usize, first: u32, batch: &[DocTerms]) {
+        let Partition { text, table, terms } = self;
+        for (n, doc) in batch.iter().enumerate() {
+            let number = first + n as u32;
+            for t in &doc.terms[doc.starts[p] as usize..doc.starts[p + 1] as usize] {
+                let term = doc.term(t);
+                let hash = hash_bytes(term.as_bytes());
+                let found = table.find(hash, |&(h, i)| {
+                    let e = &terms[i as usize];
+                    h == hash && &text[e.start as usize..(e.start + e.len) as usize] == term
+                });
+                let i = match found {
+                    Some(&(_, i)) => i as usize,
+                    None => {
+                        let i = terms.len();
+                        terms.push(TermPostings {
+                            start: text.len() as u32,
+                            len: term.len() as u32,
+                            postings: Vec::new(),
+                            first_uses: Vec::new(),
+                        });
+                        text.push_str(term);
+                        table.insert_unique(hash, (hash, i as u32), |&(h, _)| h);
+                        i
+                    }
+                };
+                let entry = &mut terms[i];
+                entry
+                    .postings
+                    .push((number, (t.count.min(255) << 3) | u32::from(t.flags)));
+                if entry.postings.len() <= CONTEXT_MAX_ARTICLES {
+                    entry.first_uses.push(t.first_use);
+                } else if !entry.first_uses.is_empty() {
+                    entry.first_uses = Vec::new();
+                }
+            }
+        }
+    }
+
+    /// The shard files of this partition, by shard key, and the rare terms' first uses:
+    /// (article number, term, body offset).
+    fn finish(&self) -> (Vec<(String, String)>, Vec<(u32, &str, u32)>) {
+        let mut order: Vec<usize> = (0..self.terms.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.term(&self.terms[a]).cmp(self.term(&self.terms[b])));
+        let mut shards = Vec::new();
+        let mut rare = Vec::new();
+        let mut at = 0;
+        while at < order.len() {
+            let key = shard_key(self.term(&self.terms[order[at]]));
+            let mut body = String::new();
+            let mut end = at;
+            while end < order.len() && shard_key(self.term(&self.terms[order[end]])) == key {
+                let entry = &self.terms[order[end]];
+                let term = self.term(entry);
+                if end > at {
+                    body.push(',');
+                }
+                let _ = write!(body, "{}:[", json(term));
+                let mut last = 0u32;
+                let mut numbers = itoa::Buffer::new();
+                for (j, &(doc, packed)) in entry.postings.iter().enumerate() {
+                    if j > 0 {
+                        body.push(',');
+                    }
+                    // Delta-coded article number, then the count and flags packed in one number.
+                    body.push_str(numbers.format(doc - last));
+                    body.push(',');
+                    body.push_str(numbers.format(packed));
+                    last = doc;
+                }
+                body.push(']');
+                for (&(doc, _), &first_use) in entry.postings.iter().zip(&entry.first_uses) {
+                    if first_use != u32::MAX {
+                        rare.push((doc, term, first_use));
+                    }
+                }
+                end += 1;
+            }
+            let file = shard_file(&key);
+            let name = &file["search/".len()..file.len() - ".js".len()];
+            let text = format!(
+                "window.folioSearch&&folioSearch.receive({},{{{body}}});\n",
+                json(name)
+            );
+            shards.push((key, text));
+            at = end;
+        }
+        (shards, rare)
     }
 }
 
 /// The stretch of `text` around each term's first use (its byte offset), as a JSON object.
-fn contexts(text: &str, terms: &[(&str, u32)]) -> String {
+fn contexts(text: &str, terms: &[(u32, &str, u32)]) -> String {
     let mut out = String::from("{");
-    for &(term, at) in terms {
+    for &(_, term, at) in terms {
         let at = at as usize;
         if at >= text.len() {
             continue;
@@ -270,104 +437,92 @@ fn contexts(text: &str, terms: &[(&str, u32)]) -> String {
     out
 }
 
+/// The start of an article's entry in its text shard: `description, [[id, heading]...], text`.
+fn text_entry(site: &Site, body: &RenderedBody, id: usize) -> String {
+    let article = &site.articles[id];
+    let headings: Vec<String> = body
+        .headings
+        .iter()
+        .map(|h| format!("[{},{}]", json(&h.id), json(&h.text)))
+        .collect();
+    let kept: String = body.text.trim().chars().take(TEXT_LIMIT).collect();
+    format!(
+        "{},[{}],{}",
+        json(&article.description),
+        headings.join(","),
+        json(&kept)
+    )
+}
+
 /// Builds the index of every article (the home page's text excepted).
 pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
     use rayon::prelude::*;
     let ids: Vec<usize> = (0..site.articles.len())
         .filter(|&id| site.articles[id].page_path != "index")
         .collect();
-    let docs: Vec<DocEntry> = ids
-        .par_iter()
-        .map(|&id| doc_entry(site, bodies, id))
-        .collect();
-    let mut postings: rustc_hash::FxHashMap<&str, Postings> =
-        rustc_hash::FxHashMap::with_capacity_and_hasher(1 << 16, Default::default());
-    for (doc, entry) in docs.iter().enumerate() {
-        for (term, flags, count, _) in &entry.terms {
-            postings
-                .entry(term.as_str())
-                .or_default()
-                .push((doc as u32, *flags, *count));
-        }
+    let mut partitions: Vec<Partition> = (0..PARTITIONS).map(|_| Partition::default()).collect();
+    for (n, batch) in ids.chunks(BATCH).enumerate() {
+        let docs: Vec<DocTerms> = batch
+            .par_iter()
+            .map_init(Scratch::default, |scratch, &id| {
+                doc_terms(site, bodies, id, scratch)
+            })
+            .collect();
+        let first = (n * BATCH) as u32;
+        partitions
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(p, partition)| partition.add(p, first, &docs));
     }
-    let document_frequency: rustc_hash::FxHashMap<&str, usize> = postings
+    let finished: Vec<(Vec<(String, String)>, Vec<(u32, &str, u32)>)> =
+        partitions.par_iter().map(Partition::finish).collect();
+    let mut shards: Vec<(String, String)> = Vec::new();
+    let mut rare: Vec<(u32, &str, u32)> = Vec::new();
+    for (s, r) in finished {
+        shards.extend(s);
+        rare.extend(r);
+    }
+    shards.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    rare.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let keys: Vec<String> = shards.iter().map(|(k, _)| json(k)).collect();
+    let titles: Vec<String> = ids
         .iter()
-        .map(|(term, list)| (*term, list.len()))
-        .collect();
-    let mut shards: BTreeMap<String, Vec<(&str, Postings)>> = BTreeMap::new();
-    for (term, list) in postings {
-        shards
-            .entry(shard_key(term))
-            .or_default()
-            .push((term, list));
-    }
-    let keys: Vec<String> = shards.keys().map(|k| json(k)).collect();
-    let mut files: Vec<(String, String)> = shards
-        .into_par_iter()
-        .map(|(key, mut terms)| {
-            terms.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let mut body = String::new();
-            for (i, (term, list)) in terms.iter().enumerate() {
-                if i > 0 {
-                    body.push(',');
-                }
-                let _ = write!(body, "{}:[", json(term));
-                let mut last = 0u32;
-                for (j, (doc, flags, count)) in list.iter().enumerate() {
-                    if j > 0 {
-                        body.push(',');
-                    }
-                    // Delta-coded article number, then the count and flags packed into one number.
-                    let mut numbers = itoa::Buffer::new();
-                    body.push_str(numbers.format(doc - last));
-                    body.push(',');
-                    body.push_str(numbers.format((count.min(&255) << 3) | flags));
-                    last = *doc;
-                }
-                body.push(']');
-            }
-            let file = shard_file(&key);
-            let name = file
-                .trim_start_matches("search/")
-                .trim_end_matches(".js")
-                .to_string();
-            let text = format!(
-                "window.folioSearch&&folioSearch.receive({},{{{body}}});\n",
-                json(&name)
-            );
-            (file, text)
-        })
-        .collect();
-    let titles: Vec<&str> = docs.iter().map(|d| d.title_json.as_str()).collect();
-    files.insert(
-        0,
-        (
-            "search/titles.js".to_string(),
-            format!(
-                "window.folioSearch&&folioSearch.receive(\"titles\",{{\"titles\":[{}],\"shards\":[{}]}});\n",
-                titles.join(","),
-                keys.join(",")
-            ),
-        ),
-    );
-    let texts: Vec<String> = docs
-        .par_iter()
-        .map(|d| {
-            let rare: Vec<(&str, u32)> = d
-                .terms
-                .iter()
-                .filter(|(term, _, _, at)| {
-                    *at != u32::MAX
-                        && document_frequency
-                            .get(term.as_str())
-                            .is_some_and(|&n| n <= CONTEXT_MAX_ARTICLES)
-                })
-                .map(|(term, _, _, at)| (term.as_str(), *at))
-                .collect();
+        .map(|&id| {
+            let article = &site.articles[id];
             format!(
                 "[{},{}]",
-                d.text_json,
-                contexts(bodies[d.id].text.trim(), &rare)
+                json(&article.title),
+                json(&format!("{}.html", article.page_path))
+            )
+        })
+        .collect();
+    let mut files: Vec<(String, String)> =
+        Vec::with_capacity(shards.len() + ids.len() / TEXT_SHARD_SIZE + 2);
+    files.push((
+        "search/titles.js".to_string(),
+        format!(
+            "window.folioSearch&&folioSearch.receive(\"titles\",{{\"titles\":[{}],\"shards\":[{}]}});\n",
+            titles.join(","),
+            keys.join(",")
+        ),
+    ));
+    files.extend(
+        shards
+            .into_iter()
+            .map(|(key, text)| (shard_file(&key), text)),
+    );
+    // Each article's rare terms, found by binary search in the sorted list.
+    let texts: Vec<String> = ids
+        .par_iter()
+        .enumerate()
+        .map(|(number, &id)| {
+            let number = number as u32;
+            let from = rare.partition_point(|r| r.0 < number);
+            let to = rare.partition_point(|r| r.0 <= number);
+            format!(
+                "[{},{}]",
+                text_entry(site, &bodies[id], id),
+                contexts(bodies[id].text.trim(), &rare[from..to])
             )
         })
         .collect();
