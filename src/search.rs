@@ -307,6 +307,11 @@ struct TermPostings {
     first_uses: Vec<u32>,
 }
 
+/// A rare term's first use in an article: (article number, term, body offset).
+type FirstUse<'a> = (u32, &'a str, u32);
+/// A shard file's key and contents.
+type Shard = (String, String);
+
 /// One partition of the postings.
 #[derive(Default)]
 struct Partition {
@@ -362,7 +367,7 @@ impl Partition {
 
     /// The shard files of this partition, by shard key, and the rare terms' first uses:
     /// (article number, term, body offset).
-    fn finish(&self) -> (Vec<(String, String)>, Vec<(u32, &str, u32)>) {
+    fn finish(&self) -> (Vec<Shard>, Vec<FirstUse<'_>>) {
         let mut order: Vec<usize> = (0..self.terms.len()).collect();
         order.sort_unstable_by(|&a, &b| self.term(&self.terms[a]).cmp(self.term(&self.terms[b])));
         let mut shards = Vec::new();
@@ -413,7 +418,7 @@ impl Partition {
 }
 
 /// The stretch of `text` around each term's first use (its byte offset), as a JSON object.
-fn contexts(text: &str, terms: &[(u32, &str, u32)]) -> String {
+fn contexts(text: &str, terms: &[FirstUse]) -> String {
     let mut out = String::from("{");
     for &(_, term, at) in terms {
         let at = at as usize;
@@ -474,10 +479,10 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
             .enumerate()
             .for_each(|(p, partition)| partition.add(p, first, &docs));
     }
-    let finished: Vec<(Vec<(String, String)>, Vec<(u32, &str, u32)>)> =
+    let finished: Vec<(Vec<Shard>, Vec<FirstUse>)> =
         partitions.par_iter().map(Partition::finish).collect();
     let mut shards: Vec<(String, String)> = Vec::new();
-    let mut rare: Vec<(u32, &str, u32)> = Vec::new();
+    let mut rare: Vec<FirstUse> = Vec::new();
     for (s, r) in finished {
         shards.extend(s);
         rare.extend(r);
