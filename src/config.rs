@@ -64,6 +64,9 @@ pub struct BuildConfig {
     pub strict: bool,
     /// The heading text of the See also section.
     pub see_also_heading: String,
+    /// The most seconds one page may take to render; a template that loops (nearly) forever
+    /// is stopped with an error after it.
+    pub template_timeout: u64,
 }
 
 impl Default for BuildConfig {
@@ -72,6 +75,7 @@ impl Default for BuildConfig {
             build_dir: PathBuf::from("book"),
             strict: false,
             see_also_heading: "See also".into(),
+            template_timeout: 30,
         }
     }
 }

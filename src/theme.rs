@@ -5,7 +5,11 @@
 //! line and column. This module knows nothing of articles.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::diagnostic::Diagnostic;
@@ -53,7 +57,13 @@ pub struct Theme {
     template_paths: BTreeMap<String, PathBuf>,
     /// Static files: output path -> contents.
     pub static_files: BTreeMap<String, StaticFile>,
+    /// The most time one page may take (`template-timeout`).
+    time_limit: Duration,
 }
+
+/// The most bytes one page may have: a template that repeats without end is stopped here
+/// before it takes the machine's memory.
+const PAGE_SIZE_LIMIT: usize = 512 << 20;
 
 /// What every template knows of the site.
 #[derive(serde::Serialize)]
@@ -121,11 +131,14 @@ impl Theme {
             tera,
             template_paths,
             static_files,
+            time_limit: Duration::from_secs(crate::config::BuildConfig::default().template_timeout),
         })
     }
 
-    /// Makes `site` (title, description, language, authors, base path) available to every template.
+    /// Makes `site` (title, description, language, authors, base path) available to every
+    /// template, and takes the time limit of one page from the configuration.
     pub fn set_site(&mut self, config: &crate::config::Config) {
+        self.time_limit = Duration::from_secs(config.build.template_timeout.max(1));
         let site = SiteView {
             title: &config.book.title,
             description: &config.book.description,
@@ -143,11 +156,122 @@ impl Theme {
     }
 
     /// Renders a template, turning errors into a diagnostic at the template's position.
+    ///
+    /// A render that writes past the time limit or [`PAGE_SIZE_LIMIT`] is stopped with an
+    /// error; one that loops without writing is caught by a watchdog, which ends the process
+    /// (see [`watch`]): Tera cannot be interrupted, and a build that never ends is worse.
     pub fn render(&self, name: &str, context: &tera::Context) -> Result<String, Diagnostic> {
-        self.tera
-            .render(name, context)
-            .map_err(|e| tera_diagnostic(&e, &self.template_paths))
+        let path = self
+            .template_paths
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(format!("templates/{name}")));
+        let _ticket = watch(&path, self.time_limit);
+        let mut out = Bounded {
+            bytes: Vec::with_capacity(16 << 10),
+            deadline: Instant::now() + self.time_limit,
+            writes: 0,
+            exceeded: None,
+        };
+        let rendered = self.tera.render_to(name, context, &mut out);
+        if let Some(limit) = out.exceeded {
+            return Err(Diagnostic::error_in_file(
+                &path,
+                format!(
+                    "rendering a page with this template went past {limit}, and was stopped: \
+                     does a loop in it run (nearly) without end?"
+                ),
+            ));
+        }
+        rendered.map_err(|e| tera_diagnostic(&e, &self.template_paths))?;
+        String::from_utf8(out.bytes).map_err(|e| Diagnostic::error_in_file(&path, e.to_string()))
     }
+
+    /// The most time one page may take to render.
+    pub fn time_limit(&self) -> Duration {
+        self.time_limit
+    }
+}
+
+/// A page's output that refuses to grow past [`PAGE_SIZE_LIMIT`] or its deadline.
+struct Bounded {
+    bytes: Vec<u8>,
+    deadline: Instant,
+    /// Writes since the clock was last read (it is read every 256 writes).
+    writes: u32,
+    /// Which limit was passed.
+    exceeded: Option<String>,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writes += 1;
+        if self.bytes.len() + buf.len() > PAGE_SIZE_LIMIT {
+            self.exceeded = Some(format!("{} MB", PAGE_SIZE_LIMIT >> 20));
+        } else if self.writes.is_multiple_of(256) && Instant::now() > self.deadline {
+            self.exceeded = Some("`template-timeout`".to_string());
+        }
+        if self.exceeded.is_some() {
+            return Err(std::io::Error::other("page limit passed"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders in progress: (ticket, when it started, the template, its time limit).
+static RENDERING: Mutex<Vec<(u64, Instant, PathBuf, Duration)>> = Mutex::new(Vec::new());
+static NEXT_TICKET: AtomicU64 = AtomicU64::new(0);
+static WATCHDOG: std::sync::Once = std::sync::Once::new();
+
+/// A render in progress; dropping it ends the watch.
+struct Ticket(u64);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Ok(mut rendering) = RENDERING.lock() {
+            rendering.retain(|r| r.0 != self.0);
+        }
+    }
+}
+
+/// Watches one render: if it runs a second past its limit without the writer stopping it
+/// (a loop that writes nothing), the watchdog reports it and ends the process with status 1.
+/// Nothing half-done reaches the output: builds write into a staging folder first, and the
+/// next build removes what this one left there.
+fn watch(template: &Path, limit: Duration) -> Ticket {
+    WATCHDOG.call_once(|| {
+        std::thread::spawn(|| {
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                let Ok(rendering) = RENDERING.lock() else {
+                    return;
+                };
+                let stuck = rendering.iter().find(|(_, started, _, limit)| {
+                    started.elapsed() > *limit + Duration::from_secs(1)
+                });
+                if let Some((_, _, template, limit)) = stuck {
+                    eprintln!(
+                        "{}: error: rendering a page with this template took more than {} s \
+                         (`template-timeout` in book.toml) and Folio stopped: does a loop in it \
+                         run (nearly) without end? Nothing was written to the output.",
+                        template.display(),
+                        limit.as_secs()
+                    );
+                    std::process::exit(1);
+                }
+            }
+        });
+    });
+    let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut rendering) = RENDERING.lock() {
+        rendering.push((ticket, Instant::now(), template.to_path_buf(), limit));
+    }
+    Ticket(ticket)
 }
 
 /// Files under `dir` (recursively, sorted, hidden ones skipped) by their `/`-separated path.

@@ -162,3 +162,82 @@ fn hostile_values_are_escaped_everywhere() {
         "{names:?}"
     );
 }
+
+/// Nested loops of 100,000 x 100,000 rounds: "forever" for a reader waiting on a build.
+const ENDLESS_WRITING: &str =
+    "{% for i in range(end=100000) %}{% for j in range(end=100000) %}x{% endfor %}{% endfor %}";
+const ENDLESS_SILENT: &str =
+    "{% for i in range(end=100000) %}{% for j in range(end=100000) %}{% endfor %}{% endfor %}";
+
+fn site_with_timeout(root: &Path) {
+    site(root, &[("a.md", "Text.\n".into())]);
+    std::fs::write(
+        root.join("book.toml"),
+        "[book]\ntitle = \"Hostile\"\n[build]\ntemplate-timeout = 1\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_template_that_writes_without_end_is_stopped_with_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    site_with_timeout(tmp.path());
+    std::fs::create_dir_all(tmp.path().join("templates")).unwrap();
+    std::fs::write(tmp.path().join("templates/article.html"), ENDLESS_WRITING).unwrap();
+    let Err(folio::Error::Content(diagnostics)) = build_within(tmp.path(), Duration::from_secs(20))
+    else {
+        panic!("the build should fail");
+    };
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(
+        diagnostics[0].to_string(),
+        "templates/article.html:1:1: error: rendering a page with this template went past \
+         `template-timeout`, and was stopped: does a loop in it run (nearly) without end?"
+    );
+    assert!(!tmp.path().join("book/a.html").exists());
+}
+
+#[test]
+fn a_template_that_loops_silently_without_end_stops_the_build_and_leaves_the_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    site_with_timeout(root);
+    let folio = env!("CARGO_BIN_EXE_folio");
+    let run = || {
+        std::process::Command::new(folio)
+            .args(["build", "--quiet"])
+            .arg(root)
+            .output()
+            .unwrap()
+    };
+    assert!(run().status.success());
+    let before = std::fs::read(root.join("book/a.html")).unwrap();
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::write(root.join("templates/article.html"), ENDLESS_SILENT).unwrap();
+    let started = Instant::now();
+    let failed = run();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(
+            "templates/article.html: error: rendering a page with this template took more than 1 s"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(root.join("book/a.html")).unwrap(), before);
+    // Fixed, the next build succeeds and leaves nothing of the stopped one behind.
+    std::fs::remove_file(root.join("templates/article.html")).unwrap();
+    assert!(run().status.success());
+    let leftovers: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("staging"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
