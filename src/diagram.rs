@@ -83,7 +83,9 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     for ((_, edge), (x, y)) in neighbours.iter().zip(&points) {
         let _ = write!(
             svg,
-            r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{x:.0}" y2="{y:.0}"/>"#
+            r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{}" y2="{}"/>"#,
+            px(*x),
+            px(*y)
         );
     }
     for ((n, _), (x, y)) in neighbours.iter().zip(&points) {
@@ -135,12 +137,22 @@ fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64, width: f64
     };
     let _ = write!(
         svg,
-        r#"<a href="{}" class="{}">{title}<circle cx="{x:.0}" cy="{y:.0}" r="{radius:.0}"/><text x="{x:.0}" y="{:.0}"{anchor}>{}</text></a>"#,
+        r#"<a href="{}" class="{}">{title}<circle cx="{}" cy="{}" r="{}"/><text x="{}" y="{}"{anchor}>{}</text></a>"#,
         escape(&n.href),
         n.class,
-        y + radius + 11.0,
+        px(x),
+        px(y),
+        px(radius),
+        px(x),
+        px(y + radius + 11.0),
         escape(&shown)
     );
+}
+
+/// A coordinate in whole pixels, rounded as `{:.0}` would (half to even), without the cost
+/// of formatting a float.
+fn px(v: f64) -> i64 {
+    v.round_ties_even() as i64
 }
 
 /// Whether a node's label is written beside it.
@@ -404,4 +416,25 @@ fn groups(
         .collect();
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_pixels_round_as_formatting_does() {
+        for v in [
+            0.0,
+            0.5,
+            1.5,
+            2.5,
+            89.625,
+            207.50000000000003,
+            319.49,
+            12.4999,
+        ] {
+            assert_eq!(px(v).to_string(), format!("{v:.0}"), "{v}");
+        }
+    }
 }

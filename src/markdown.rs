@@ -207,15 +207,13 @@ pub fn render_body(
     renderer.run(events, &mut out);
     let mut result = renderer.result;
     pulldown_cmark::html::push_html(&mut result.html, out.into_iter());
-    if result.text.contains("  ") {
-        // Block ends and text that starts with a space can meet: one space is enough.
-        result.text = result
-            .text
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
+    if result.text.ends_with(' ') {
+        result.text.pop();
     }
+    // Every body is kept until the pages are written: no room to spare.
+    result.html.shrink_to_fit();
+    result.text.shrink_to_fit();
+    result.links.shrink_to_fit();
     result
 }
 
@@ -321,8 +319,8 @@ impl<'c, 's> BodyRenderer<'c, 's> {
                     let inner =
                         take_until_end(&mut events, |e| matches!(e, Event::End(TagEnd::CodeBlock)));
                     let code = plain_text(&inner);
-                    self.result.text.push_str(&code);
-                    self.result.text.push(' ');
+                    push_text(&mut self.result.text, &code);
+                    push_text(&mut self.result.text, " ");
                     match crate::highlight::highlight(&code, &language) {
                         Some(html) => {
                             let class =
@@ -423,10 +421,8 @@ impl<'c, 's> BodyRenderer<'c, 's> {
     fn collect_text(&mut self, event: &Event<'_>) {
         let text = &mut self.result.text;
         match event {
-            Event::Text(t) | Event::Code(t) => text.push_str(t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) if !text.ends_with(' ') => {
-                text.push(' ')
-            }
+            Event::Text(t) | Event::Code(t) => push_text(text, t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => push_text(text, " "),
             _ => {}
         }
     }
@@ -682,6 +678,17 @@ impl<'c, 's> BodyRenderer<'c, 's> {
                 text: link_text,
             });
         }
+    }
+}
+
+/// Appends to an article's plain text, with one space wherever blocks, breaks and spaces meet
+/// and none at the start (the end's is taken off when the body is done).
+fn push_text(text: &mut String, more: &str) {
+    for (i, piece) in more.split(' ').enumerate() {
+        if i > 0 && !text.is_empty() && !text.ends_with(' ') {
+            text.push(' ');
+        }
+        text.push_str(piece);
     }
 }
 

@@ -51,9 +51,9 @@ pub enum Resolution {
 /// Lookup tables from normalised titles and source paths to articles.
 #[derive(Debug, Default)]
 pub struct TitleIndex {
-    titles: HashMap<String, Vec<ArticleId>>,
-    aliases: HashMap<String, ArticleId>,
-    paths: HashMap<String, ArticleId>,
+    titles: rustc_hash::FxHashMap<String, Vec<ArticleId>>,
+    aliases: rustc_hash::FxHashMap<String, ArticleId>,
+    paths: rustc_hash::FxHashMap<String, ArticleId>,
 }
 
 impl TitleIndex {
@@ -89,6 +89,23 @@ impl TitleIndex {
 /// of white space, one `-` for any of the dashes `-`, `‐`, `–`, `—`.
 pub fn normalize_title(title: &str) -> String {
     let mut out = String::with_capacity(title.len());
+    if title.is_ascii() {
+        // ASCII is already in NFC, and lowercases byte by byte.
+        let mut pending_space = false;
+        for b in title.bytes() {
+            let b = if b == b'_' { b' ' } else { b };
+            if b.is_ascii_whitespace() || b == 0x0b {
+                pending_space = !out.is_empty();
+                continue;
+            }
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(b.to_ascii_lowercase() as char);
+        }
+        return out;
+    }
     let mut pending_space = false;
     for c in title.nfc() {
         let c = match c {
@@ -274,6 +291,9 @@ mod tests {
             "israel-kosovo relations"
         );
         assert_eq!(normalize_title(" Israel — Kosovo "), "israel - kosovo");
+        // The ASCII fast path treats the same characters as space as the general one.
+        assert_eq!(normalize_title("\tA_b\x0bC\r\n\x0cd "), "a b c d");
+        assert_eq!(normalize_title("\tA_b\x0bC\r\n\x0cdé "), "a b c dé");
         assert_eq!(
             normalize_title("Dac\u{30c}ic\u{301}"),
             normalize_title("Dačić")
