@@ -54,12 +54,12 @@ impl MemoryOutput {
 
 /// Builds a whole site into memory (what a full `folio build` would write, manifest aside).
 pub fn build_in_memory(root: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
-    let compiled = crate::compile(root, false)?;
+    let mut compiled = crate::compile(root, false)?;
     if compiled.diagnostics.has_errors() {
         return Err(Error::Content(compiled.diagnostics.into_sorted()));
     }
     let output = MemoryOutput::default();
-    let written = crate::pages::write_site(&compiled, &output, &mut Timings::start())?;
+    let written = crate::pages::write_site(&mut compiled, &output, &mut Timings::start())?;
     if written.diagnostics.has_errors() {
         return Err(Error::Content(written.diagnostics.into_sorted()));
     }

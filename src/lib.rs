@@ -361,8 +361,14 @@ pub fn build_observed(
     }
     let staging = output::Staging::new(&dest)?;
     let mut diagnostics = compiled.diagnostics.clone();
+    // Every body is rendered and every link checked: the Markdown can go (the front matter
+    // stays, for the positions of the warnings pages may still give).
+    for article in &mut compiled.site.articles {
+        article.text.truncate(article.body_start);
+        article.text.shrink_to_fit();
+    }
     let mut timings = std::mem::replace(&mut compiled.timings, Timings::start());
-    let written = pages::write_site(&compiled, &staging, &mut timings);
+    let written = pages::write_site(&mut compiled, &staging, &mut timings);
     compiled.timings = timings;
     let search_index = match written {
         Ok(written) => {

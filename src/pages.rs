@@ -85,13 +85,25 @@ pub struct Changes {
     pub links: bool,
 }
 
-/// Renders and writes every page.
+/// Renders and writes every page. Once the article pages are written, the bodies' HTML is let
+/// go: only the home page shows a body again, and the search index that follows needs the
+/// room.
 pub fn write_site(
-    compiled: &CompiledSite,
+    compiled: &mut CompiledSite,
     staging: &dyn Sink,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
-    write_pages(compiled, staging, Selection::All, timings)
+    let diagnostics = article_pages(compiled, staging, Selection::All, timings)?;
+    if diagnostics.has_errors() {
+        return Ok(Written::failed(diagnostics));
+    }
+    // (The home page still shows its own article's body.)
+    for (article, body) in compiled.site.articles.iter().zip(&mut compiled.bodies) {
+        if article.page_path != "index" {
+            body.html = String::new();
+        }
+    }
+    generated_files(compiled, staging, Selection::All, diagnostics, timings)
 }
 
 /// Renders and writes the selected article pages and every generated page.
@@ -101,12 +113,40 @@ pub fn write_pages(
     selection: Selection<'_>,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
-    let renderer = Renderer {
+    let diagnostics = article_pages(compiled, staging, selection, timings)?;
+    if diagnostics.has_errors() {
+        return Ok(Written::failed(diagnostics));
+    }
+    generated_files(compiled, staging, selection, diagnostics, timings)
+}
+
+impl Written {
+    fn failed(diagnostics: Diagnostics) -> Written {
+        Written {
+            diagnostics,
+            search_index: (0, 0),
+            files: Default::default(),
+        }
+    }
+}
+
+fn renderer(compiled: &CompiledSite) -> Renderer<'_> {
+    Renderer {
         site: &compiled.site,
         theme: &compiled.theme,
         graph: &compiled.graph,
         bodies: &compiled.bodies,
-    };
+    }
+}
+
+/// Renders the selected article pages in parallel, each written as soon as it is rendered.
+fn article_pages(
+    compiled: &CompiledSite,
+    staging: &dyn Sink,
+    selection: Selection<'_>,
+    timings: &mut crate::Timings,
+) -> Result<Diagnostics, Error> {
+    let renderer = renderer(compiled);
     let mut diagnostics = Diagnostics::default();
     let results: Vec<Result<Vec<Diagnostic>, PageError>> = (0..compiled.site.articles.len())
         .into_par_iter()
@@ -132,15 +172,32 @@ pub fn write_pages(
         }
     }
     timings.step("article pages");
-    if diagnostics.has_errors() {
-        return Ok(Written {
-            diagnostics,
-            search_index: (0, 0),
-            files: Default::default(),
-        });
-    }
+    Ok(diagnostics)
+}
+
+/// Renders the generated pages, graph.json and the search index (which needs the bodies'
+/// text, not their HTML), and writes them with the host files and assets.
+fn generated_files(
+    compiled: &CompiledSite,
+    staging: &dyn Sink,
+    selection: Selection<'_>,
+    mut diagnostics: Diagnostics,
+    timings: &mut crate::Timings,
+) -> Result<Written, Error> {
+    let renderer = renderer(compiled);
+    let files: std::collections::BTreeSet<String> = compiled
+        .site
+        .articles
+        .iter()
+        .filter(|a| a.page_path != "index")
+        .map(|a| format!("{}.html", a.page_path))
+        .collect();
+    let recorder = Recorder {
+        sink: staging,
+        files: std::sync::Mutex::new(files),
+    };
     // The generated pages and graph.json are mostly one thread's work each: they run beside
-    // the search index, which uses every core.
+    // the search index, which uses every core and writes its files as it makes them.
     let ((generated, graph), index) = rayon::join(
         || {
             rayon::join(
@@ -159,47 +216,30 @@ pub fn write_pages(
                 || selection.wants_graph().then(|| graph_json(compiled)),
             )
         },
-        || crate::search::build(&compiled.site, &compiled.bodies),
+        || crate::search::write(&compiled.site, &compiled.bodies, &recorder),
     );
+    let index = index?;
     timings.step("generated pages, graph.json and search index");
-    let mut files: std::collections::BTreeSet<String> = compiled
-        .site
-        .articles
-        .iter()
-        .filter(|a| a.page_path != "index")
-        .map(|a| format!("{}.html", a.page_path))
-        .collect();
     for pages in generated {
         match pages {
             Ok(pages) => {
                 for (path, html) in pages {
-                    if let Some(html) = html {
-                        staging.write(&path, html.as_bytes())?;
+                    match html {
+                        Some(html) => recorder.write(&path, html.as_bytes())?,
+                        None => recorder.keep(&path),
                     }
-                    files.insert(path);
                 }
             }
             Err(d) => diagnostics.push(d),
         }
     }
     if diagnostics.has_errors() {
-        return Ok(Written {
-            diagnostics,
-            search_index: (0, 0),
-            files: Default::default(),
-        });
+        return Ok(Written::failed(diagnostics));
     }
-    let recorder = Recorder {
-        sink: staging,
-        files: std::sync::Mutex::new(files),
-    };
     let staging: &dyn Sink = &recorder;
     match graph {
         Some(graph) => staging.write("graph.json", graph.as_bytes())?,
         None => recorder.keep("graph.json"),
-    }
-    for (path, text) in &index.files {
-        staging.write(path, text.as_bytes())?;
     }
     write_host_files(compiled, staging)?;
     write_static(compiled, staging)?;
@@ -212,7 +252,7 @@ pub fn write_pages(
     timings.step("write search index and assets");
     Ok(Written {
         diagnostics,
-        search_index: (index.size(), index.files.len()),
+        search_index: (index.size, index.files),
         files: recorder.files.into_inner().unwrap_or_default(),
     })
 }

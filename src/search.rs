@@ -14,10 +14,13 @@
 //! characters), so that a two-character Chinese word is found without a dictionary.
 
 use std::fmt::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use unicode_normalization::char::is_combining_mark;
 
+use crate::Error;
 use crate::markdown::RenderedBody;
+use crate::pages::Sink;
 use crate::site::Site;
 
 /// Articles per text shard.
@@ -37,16 +40,27 @@ const IN_TITLE: u32 = 1;
 const IN_HEADING: u32 = 2;
 const IN_BODY: u32 = 4;
 
-/// The files of the index, by output path.
-pub struct SearchIndex {
-    /// Output path -> file contents.
-    pub files: Vec<(String, String)>,
+/// What was written of the index.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Written {
+    /// Bytes.
+    pub size: usize,
+    /// Files.
+    pub files: usize,
 }
 
-impl SearchIndex {
-    /// The total size in bytes.
-    pub fn size(&self) -> usize {
-        self.files.iter().map(|(_, f)| f.len()).sum()
+/// Counts what goes through it to a sink.
+struct Counter<'a> {
+    sink: &'a dyn Sink,
+    size: AtomicUsize,
+    files: AtomicUsize,
+}
+
+impl Counter<'_> {
+    fn write(&self, rel: &str, text: &str) -> Result<(), Error> {
+        self.size.fetch_add(text.len(), Ordering::Relaxed);
+        self.files.fetch_add(1, Ordering::Relaxed);
+        self.sink.write(rel, text.as_bytes())
     }
 }
 
@@ -309,8 +323,8 @@ struct TermPostings {
 
 /// A rare term's first use in an article: (article number, term, body offset).
 type FirstUse<'a> = (u32, &'a str, u32);
-/// A shard file's key and contents.
-type Shard = (String, String);
+/// A partition's shard keys and rare terms' first uses.
+type Finished<'a> = (Vec<String>, Vec<FirstUse<'a>>);
 
 /// One partition of the postings.
 #[derive(Default)]
@@ -365,9 +379,9 @@ impl Partition {
         }
     }
 
-    /// The shard files of this partition, by shard key, and the rare terms' first uses:
-    /// (article number, term, body offset).
-    fn finish(&self) -> (Vec<Shard>, Vec<FirstUse<'_>>) {
+    /// Writes the shard files of this partition; returns their keys and the rare terms' first
+    /// uses: (article number, term, body offset).
+    fn finish(&self, out: &Counter<'_>) -> Result<Finished<'_>, Error> {
         let mut order: Vec<usize> = (0..self.terms.len()).collect();
         order.sort_unstable_by(|&a, &b| self.term(&self.terms[a]).cmp(self.term(&self.terms[b])));
         let mut shards = Vec::new();
@@ -410,10 +424,11 @@ impl Partition {
                 "window.folioSearch&&folioSearch.receive({},{{{body}}});\n",
                 json(name)
             );
-            shards.push((key, text));
+            out.write(&file, &text)?;
+            shards.push(key);
             at = end;
         }
-        (shards, rare)
+        Ok((shards, rare))
     }
 }
 
@@ -459,9 +474,15 @@ fn text_entry(site: &Site, body: &RenderedBody, id: usize) -> String {
     )
 }
 
-/// Builds the index of every article (the home page's text excepted).
-pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
+/// Builds the index of every article (the home page's text excepted) and writes its files
+/// into `sink` as they are made.
+pub fn write(site: &Site, bodies: &[RenderedBody], sink: &dyn Sink) -> Result<Written, Error> {
     use rayon::prelude::*;
+    let out = Counter {
+        sink,
+        size: AtomicUsize::new(0),
+        files: AtomicUsize::new(0),
+    };
     let ids: Vec<usize> = (0..site.articles.len())
         .filter(|&id| site.articles[id].page_path != "index")
         .collect();
@@ -479,17 +500,19 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
             .enumerate()
             .for_each(|(p, partition)| partition.add(p, first, &docs));
     }
-    let finished: Vec<(Vec<Shard>, Vec<FirstUse>)> =
-        partitions.par_iter().map(Partition::finish).collect();
-    let mut shards: Vec<(String, String)> = Vec::new();
+    let finished: Vec<Finished> = partitions
+        .par_iter()
+        .map(|p| p.finish(&out))
+        .collect::<Result<_, _>>()?;
+    let mut keys: Vec<String> = Vec::new();
     let mut rare: Vec<FirstUse> = Vec::new();
-    for (s, r) in finished {
-        shards.extend(s);
+    for (k, r) in finished {
+        keys.extend(k);
         rare.extend(r);
     }
-    shards.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    keys.sort_unstable();
     rare.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let keys: Vec<String> = shards.iter().map(|(k, _)| json(k)).collect();
+    let keys: Vec<String> = keys.iter().map(|k| json(k)).collect();
     let titles: Vec<String> = ids
         .iter()
         .map(|&id| {
@@ -501,46 +524,44 @@ pub fn build(site: &Site, bodies: &[RenderedBody]) -> SearchIndex {
             )
         })
         .collect();
-    let mut files: Vec<(String, String)> =
-        Vec::with_capacity(shards.len() + ids.len() / TEXT_SHARD_SIZE + 2);
-    files.push((
-        "search/titles.js".to_string(),
-        format!(
+    out.write(
+        "search/titles.js",
+        &format!(
             "window.folioSearch&&folioSearch.receive(\"titles\",{{\"titles\":[{}],\"shards\":[{}]}});\n",
             titles.join(","),
             keys.join(",")
         ),
-    ));
-    files.extend(
-        shards
-            .into_iter()
-            .map(|(key, text)| (shard_file(&key), text)),
-    );
-    // Each article's rare terms, found by binary search in the sorted list.
-    let texts: Vec<String> = ids
-        .par_iter()
+    )?;
+    // Each article's rare terms are found by binary search in the sorted list.
+    ids.par_chunks(TEXT_SHARD_SIZE)
         .enumerate()
-        .map(|(number, &id)| {
-            let number = number as u32;
-            let from = rare.partition_point(|r| r.0 < number);
-            let to = rare.partition_point(|r| r.0 <= number);
-            format!(
-                "[{},{}]",
-                text_entry(site, &bodies[id], id),
-                contexts(bodies[id].text.trim(), &rare[from..to])
+        .try_for_each(|(n, chunk)| {
+            let texts: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| {
+                    let number = (n * TEXT_SHARD_SIZE + i) as u32;
+                    let from = rare.partition_point(|r| r.0 < number);
+                    let to = rare.partition_point(|r| r.0 <= number);
+                    format!(
+                        "[{},{}]",
+                        text_entry(site, &bodies[id], id),
+                        contexts(bodies[id].text.trim(), &rare[from..to])
+                    )
+                })
+                .collect();
+            out.write(
+                &format!("search/d-{n}.js"),
+                &format!(
+                    "window.folioSearch&&folioSearch.receive(\"d-{n}\",[{}]);\n",
+                    texts.join(",")
+                ),
             )
-        })
-        .collect();
-    for (n, chunk) in texts.chunks(TEXT_SHARD_SIZE).enumerate() {
-        files.push((
-            format!("search/d-{n}.js"),
-            format!(
-                "window.folioSearch&&folioSearch.receive(\"d-{n}\",[{}]);\n",
-                chunk.join(",")
-            ),
-        ));
-    }
-    SearchIndex { files }
+        })?;
+    Ok(Written {
+        size: out.size.into_inner(),
+        files: out.files.into_inner(),
+    })
 }
 
 fn json(text: &str) -> String {
