@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         diagnostics: Default::default(),
         strict_flag: false,
     };
-    let compiled = folio::link(inputs, folio::Timings::start(), |_, _| None);
+    let mut compiled = folio::link(inputs, folio::Timings::start(), |_, _| None);
     let output = folio::incremental::MemoryOutput::default();
-    let _ = folio::pages::write_site(&compiled, &output, &mut folio::Timings::start());
+    let _ = folio::pages::write_site(&mut compiled, &output, &mut folio::Timings::start());
 });
