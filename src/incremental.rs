@@ -1,21 +1,29 @@
 //! Rebuilds that redo only what a change touched, for `folio serve`.
 //!
 //! A [`Session`] keeps the last build in memory: each source file's parsed article (with the
-//! file's size and modification time), each article's rendered body, and every output file.
-//! On [`Session::rebuild`]:
+//! file's size and modification time), each article's rendered body, the link graph, the
+//! search index's postings ([`crate::search::LiveIndex`]) and every output file.
+//!
+//! The usual change, articles edited in place with the same titles, aliases and paths, is
+//! patched into the last build ([`Session::rebuild_paths`], told by the file watcher which
+//! files changed): only those files are read, only their bodies rendered; the link graph is
+//! rebuilt only if their links changed; the pages rendered are their own, plus, if their
+//! description, categories or links changed, those of every article linked to or from them
+//! and the lists that show them (home page, categories, missing titles, graph); and the search
+//! index rewrites only the shards whose terms changed.
+//!
+//! Anything else ([`Session::rebuild`]) looks at every file:
 //!
 //! - a change to `book.toml`, `templates/` or `static/` rebuilds everything;
 //! - only content files whose size or time changed are read and parsed again;
 //! - if no title, alias or page path changed, only the changed articles' bodies are rendered
 //!   again (a link resolves the same way everywhere else); otherwise every body is;
-//! - the link graph is rebuilt, and the article pages rendered are those of the changed
-//!   articles and of every article linked to or from them, before or after the change (their
-//!   See also, Linked from and local graph show the changed article's title and description);
-//! - the generated pages (index, categories, missing titles, graph, search index) are rendered
-//!   every time.
+//! - the link graph and the search index are rebuilt, and the article pages rendered are those
+//!   of the changed articles and of every article linked to or from them, before or after the
+//!   change, with only the generated pages that show them.
 //!
-//! The result is byte-identical to a full build; a test checks it through a sequence of edits,
-//! additions, renames and deletions.
+//! The result is byte-identical to a full build; tests check it through a sequence of edits,
+//! additions, renames and deletions, and through edits that change what the search shows.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -86,13 +94,29 @@ pub struct Update {
     pub elapsed: Duration,
 }
 
+/// A site's output files, shared with the server without copying.
+pub type Files = std::sync::Arc<BTreeMap<String, std::sync::Arc<[u8]>>>;
+
 /// The last build, kept for the next.
 pub struct Session {
     root: PathBuf,
     theme_stamp: Option<Vec<(PathBuf, SystemTime, u64)>>,
     files: BTreeMap<String, CachedFile>,
     compiled: Option<CompiledSite>,
-    output: BTreeMap<String, Vec<u8>>,
+    search: Option<crate::search::LiveIndex>,
+    /// What listing the content folder reported last time.
+    listing: Vec<Diagnostic>,
+    output: Files,
+}
+
+/// What the sources look like now against the last build.
+struct Scan {
+    /// Sources read again (new or changed), by path under the content folder.
+    changed: BTreeSet<String>,
+    /// Sources gone since.
+    removed: BTreeSet<String>,
+    /// Errors of listing the content folder (symbolic links, ...).
+    diagnostics: crate::diagnostic::Diagnostics,
 }
 
 impl Session {
@@ -103,12 +127,14 @@ impl Session {
             theme_stamp: None,
             files: BTreeMap::new(),
             compiled: None,
-            output: BTreeMap::new(),
+            search: None,
+            listing: Vec::new(),
+            output: Files::default(),
         }
     }
 
     /// The current output.
-    pub fn output(&self) -> &BTreeMap<String, Vec<u8>> {
+    pub fn output(&self) -> &Files {
         &self.output
     }
 
@@ -121,10 +147,96 @@ impl Session {
         if everything {
             self.files.clear();
         }
-        let (config, theme) = crate::load_config_and_theme(&self.root)?;
+        let scan = self.scan()?;
+        if !everything && let Some(update) = self.patch(&scan, started)? {
+            return Ok(update);
+        }
+        self.rebuild_from(scan, everything, stamp, started)
+    }
+
+    /// Like [`Session::rebuild`], told by a file watcher which files changed. When they are
+    /// all articles the last build had, only they are read (not every file of the site is
+    /// looked at), and the change is patched into the last build if it can be.
+    pub fn rebuild_paths(&mut self, paths: &[PathBuf]) -> Result<Update, Error> {
+        let started = Instant::now();
+        if let Some(scan) = self.scan_paths(paths) {
+            if let Some(update) = self.patch(&scan, started)? {
+                return Ok(update);
+            }
+            // Read these again on the full way.
+            for rel in &scan.changed {
+                self.files.remove(rel);
+            }
+        }
+        self.rebuild()
+    }
+
+    /// Reads the changed articles among `paths`, if every path is an article file the last
+    /// build had (anything else needs a look at the whole site).
+    fn scan_paths(&mut self, paths: &[PathBuf]) -> Option<Scan> {
+        let compiled = self.compiled.as_ref()?;
+        let src_name = &compiled.site.config.book.src;
+        let src = self.root.join(src_name);
+        let mut entries = BTreeMap::new();
+        for path in paths {
+            let rel = path.strip_prefix(&src).ok()?;
+            let key = rel.to_string_lossy().replace('\\', "/");
+            let metadata = std::fs::symlink_metadata(path);
+            if !self.files.contains_key(&key) {
+                match metadata {
+                    // A file that came and went (an editor's temporary file), or one that is
+                    // not an article: nothing to do.
+                    Err(_) => continue,
+                    Ok(m) if m.is_file() && !crate::source::is_article(rel) => continue,
+                    // A new article, folder or link: the whole site is looked at.
+                    Ok(_) => return None,
+                }
+            }
+            let metadata = metadata.ok()?;
+            if !metadata.is_file() {
+                return None;
+            }
+            let entry = crate::source::Entry {
+                abs: path.clone(),
+                rel: rel.to_path_buf(),
+                display_path: src_name.join(rel),
+            };
+            let stamp = (
+                metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                metadata.len(),
+            );
+            entries.insert(key, (entry, stamp));
+        }
+        let mut changed = BTreeSet::new();
+        for (key, (entry, stamp)) in entries {
+            if self.files.get(&key).is_some_and(|c| c.stamp == stamp) {
+                continue;
+            }
+            let parsed = crate::source::read(&entry)
+                .map_err(|d| vec![d])
+                .and_then(Article::parse);
+            self.files.insert(key.clone(), CachedFile { stamp, parsed });
+            changed.insert(key);
+        }
+        Some(Scan {
+            changed,
+            removed: BTreeSet::new(),
+            diagnostics: self.listing.iter().cloned().fold(
+                crate::diagnostic::Diagnostics::default(),
+                |mut all, d| {
+                    all.push(d);
+                    all
+                },
+            ),
+        })
+    }
+
+    /// Lists the sources, reading and parsing those that are new or changed.
+    fn scan(&mut self) -> Result<Scan, Error> {
+        let config = crate::config::Config::load(&self.root)?;
         let src = self.root.join(&config.book.src);
-        let (entries, mut diagnostics) = crate::source::list(&src, &config.book.src)?;
-        let mut changed_sources = BTreeSet::new();
+        let (entries, diagnostics) = crate::source::list(&src, &config.book.src)?;
+        let mut changed = BTreeSet::new();
         let mut files = BTreeMap::new();
         for entry in entries {
             let rel = entry.rel.to_string_lossy().replace('\\', "/");
@@ -135,7 +247,7 @@ impl Session {
             let cached = match cached {
                 Some(c) => c,
                 None => {
-                    changed_sources.insert(rel.clone());
+                    changed.insert(rel.clone());
                     let parsed = crate::source::read(&entry)
                         .map_err(|d| vec![d])
                         .and_then(Article::parse);
@@ -149,6 +261,161 @@ impl Session {
         }
         let removed: BTreeSet<String> = std::mem::take(&mut self.files).into_keys().collect();
         self.files = files;
+        Ok(Scan {
+            changed,
+            removed,
+            diagnostics,
+        })
+    }
+
+    /// The quick way for the usual change: articles edited in place, with the same titles,
+    /// aliases and paths. Their bodies are rendered again into the last build, the link graph
+    /// is rebuilt only if their links changed, and the search index is updated, not rebuilt.
+    /// Returns `None` (having changed nothing) when the change needs [`Session::rebuild_from`].
+    fn patch(&mut self, scan: &Scan, started: Instant) -> Result<Option<Update>, Error> {
+        let (Some(compiled), Some(search)) = (self.compiled.as_mut(), self.search.as_mut()) else {
+            return Ok(None);
+        };
+        if !scan.removed.is_empty() || !scan.diagnostics.iter().eq(&self.listing) {
+            return Ok(None);
+        }
+        // Each changed source: its article's id and the new article.
+        let mut edits: Vec<(ArticleId, Article)> = Vec::new();
+        for rel in &scan.changed {
+            let Some(Ok(article)) = self.files.get(rel).map(|c| &c.parsed) else {
+                return Ok(None);
+            };
+            let Ok(id) = compiled
+                .site
+                .articles
+                .binary_search_by(|a| a.rel_path.as_str().cmp(rel))
+            else {
+                return Ok(None);
+            };
+            if index_signature(std::slice::from_ref(&compiled.site.articles[id]))
+                != index_signature(std::slice::from_ref(article))
+            {
+                return Ok(None);
+            }
+            edits.push((id, article.clone()));
+        }
+        let severity = crate::severity(compiled.strict);
+        let mut old: Vec<(ArticleId, Article, RenderedBody)> = Vec::new();
+        for (id, article) in edits {
+            let previous = std::mem::replace(&mut compiled.site.articles[id], article);
+            let body = crate::render_body(&compiled.site, id, severity);
+            let previous_body = std::mem::replace(&mut compiled.bodies[id], body);
+            old.push((id, previous, previous_body));
+        }
+        let links_changed = old.iter().any(|(id, _, body)| {
+            let targets = |b: &RenderedBody| -> Vec<(Target, crate::markdown::LinkKind)> {
+                b.links.iter().map(|l| (l.target.clone(), l.kind)).collect()
+            };
+            targets(body) != targets(&compiled.bodies[*id])
+        });
+        let old_graph = links_changed.then(|| {
+            std::mem::replace(
+                &mut compiled.graph,
+                crate::graph::LinkGraph::build(&compiled.site, &compiled.bodies),
+            )
+        });
+        let diagnostics = crate::check_links(
+            &compiled.source_diagnostics,
+            &compiled.site,
+            &compiled.bodies,
+            compiled.strict,
+        );
+        if diagnostics.has_errors() {
+            // Put the last build back; the changed files are read again next time.
+            for (id, article, body) in old {
+                compiled.site.articles[id] = article;
+                compiled.bodies[id] = body;
+            }
+            if let Some(graph) = old_graph {
+                compiled.graph = graph;
+            }
+            for rel in &scan.changed {
+                self.files.remove(rel);
+            }
+            return Err(Error::Content(diagnostics.into_sorted()));
+        }
+        compiled.diagnostics = diagnostics;
+        let listings = old.iter().any(|(id, article, _)| {
+            let now = &compiled.site.articles[*id];
+            now.description != article.description || now.categories != article.categories
+        });
+        // Other pages show a changed article's title, description and links, not its text:
+        // when only the text changed, only its own page is rendered again.
+        let mut articles = BTreeSet::new();
+        for (id, _, _) in &old {
+            articles.insert(*id);
+            if listings || links_changed {
+                for graph in [Some(&compiled.graph), old_graph.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    neighbours(graph, *id, &mut articles);
+                }
+            }
+        }
+        let changes = Changes {
+            articles,
+            listings,
+            links: links_changed,
+        };
+        let sink = MemoryOutput::default();
+        let written = crate::pages::write_pages(
+            compiled,
+            &sink,
+            Selection::Only(&changes),
+            false,
+            &mut Timings::start(),
+        )?;
+        if written.diagnostics.has_errors() {
+            // The last build is half replaced: start again from nothing next time.
+            self.compiled = None;
+            self.search = None;
+            return Err(Error::Content(written.diagnostics.into_sorted()));
+        }
+        let old_refs: Vec<(ArticleId, &Article, &RenderedBody)> =
+            old.iter().map(|(id, a, b)| (*id, a, b)).collect();
+        search.update(&compiled.site, &compiled.bodies, &old_refs, &sink)?;
+        let mut files = written.files;
+        files.extend(search.files());
+        let mut warnings = compiled.diagnostics.clone();
+        warnings.extend(written.diagnostics.into_sorted());
+        let fresh = sink.into_files();
+        let Some(changed) = update_output(&mut self.output, &files, fresh) else {
+            // A page the selection skipped that the last build did not have either: render
+            // everything rather than guess.
+            self.theme_stamp = None;
+            return self.rebuild().map(Some);
+        };
+        Ok(Some(Update {
+            changed,
+            pages_rendered: changes.articles.len(),
+            bodies_rendered: old.len(),
+            diagnostics: warnings.into_sorted(),
+            elapsed: started.elapsed(),
+        }))
+    }
+
+    /// Rebuilds from the parsed sources: every body again if a title, alias or path changed
+    /// (or the theme did), otherwise only the changed ones, and the pages that show them.
+    fn rebuild_from(
+        &mut self,
+        scan: Scan,
+        everything: bool,
+        stamp: Vec<(PathBuf, SystemTime, u64)>,
+        started: Instant,
+    ) -> Result<Update, Error> {
+        let Scan {
+            changed: changed_sources,
+            removed,
+            mut diagnostics,
+        } = scan;
+        self.listing = diagnostics.iter().cloned().collect();
+        let (config, theme) = crate::load_config_and_theme(&self.root)?;
         let mut articles = Vec::with_capacity(self.files.len());
         for cached in self.files.values() {
             match &cached.parsed {
@@ -211,47 +478,30 @@ impl Session {
             &compiled,
             &sink,
             selection.as_ref().map_or(Selection::All, Selection::Only),
+            false,
             &mut Timings::start(),
         )?;
         if written.diagnostics.has_errors() {
             self.compiled = previous;
             return Err(Error::Content(written.diagnostics.into_sorted()));
         }
-        let fresh = sink.into_files();
+        let (search, _) = crate::search::LiveIndex::build(&compiled.site, &compiled.bodies, &sink)?;
+        let mut files = written.files;
+        files.extend(search.files());
+        self.search = Some(search);
         let pages_rendered = selection
             .as_ref()
             .map_or(compiled.site.articles.len(), |c| c.articles.len());
-        // Every file of the site now: rendered this time, or kept from the last build.
-        let mut output = BTreeMap::new();
-        for path in &written.files {
-            match fresh.get(path).or_else(|| self.output.get(path)) {
-                Some(bytes) => {
-                    output.insert(path.clone(), bytes.clone());
-                }
-                None => {
-                    // A page the selection skipped that the last build did not have either:
-                    // the selection missed something, so render everything rather than guess.
-                    self.compiled = Some(compiled);
-                    self.theme_stamp = None;
-                    return self.rebuild();
-                }
-            }
-        }
-        let mut changed: Vec<String> = output
-            .iter()
-            .filter(|(path, bytes)| self.output.get(*path) != Some(*bytes))
-            .map(|(path, _)| path.clone())
-            .collect();
-        changed.extend(
-            self.output
-                .keys()
-                .filter(|p| !output.contains_key(*p))
-                .cloned(),
-        );
-        changed.sort();
+        let fresh = sink.into_files();
+        let Some(changed) = update_output(&mut self.output, &files, fresh) else {
+            // A page the selection skipped that the last build did not have either: the
+            // selection missed something, so render everything rather than guess.
+            self.compiled = Some(compiled);
+            self.theme_stamp = None;
+            return self.rebuild();
+        };
         let mut warnings = compiled.diagnostics.clone();
         warnings.extend(written.diagnostics.into_sorted());
-        self.output = output;
         self.compiled = Some(compiled);
         self.theme_stamp = Some(stamp);
         Ok(Update {
@@ -262,6 +512,50 @@ impl Session {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// Makes `output` the site's files: those rendered now (`fresh`), and for the rest of `files`
+/// the last build's. Returns the paths that changed, appeared or went, or `None` (with
+/// `output` as it was) if a file is in neither.
+fn update_output(
+    output: &mut Files,
+    files: &BTreeSet<String>,
+    fresh: BTreeMap<String, Vec<u8>>,
+) -> Option<Vec<String>> {
+    if files
+        .iter()
+        .any(|path| !fresh.contains_key(path) && !output.contains_key(path))
+    {
+        return None;
+    }
+    let output = std::sync::Arc::make_mut(output);
+    let mut changed: Vec<String> = output
+        .keys()
+        .filter(|path| !files.contains(*path))
+        .cloned()
+        .collect();
+    output.retain(|path, _| files.contains(path));
+    for (path, bytes) in fresh {
+        if !files.contains(&path) {
+            continue;
+        }
+        if output.get(&path).is_none_or(|old| **old != bytes[..]) {
+            changed.push(path.clone());
+            output.insert(path, bytes.into());
+        }
+    }
+    changed.sort();
+    Some(changed)
+}
+
+/// Adds to `out` the articles linked to or from `id` in `graph`.
+fn neighbours(graph: &crate::graph::LinkGraph, id: ArticleId, out: &mut BTreeSet<ArticleId>) {
+    for edge in &graph.out[id] {
+        if let Target::Article(to) = edge.to {
+            out.insert(to);
+        }
+    }
+    out.extend(graph.backlinks[id].iter().copied());
 }
 
 /// What decides how every link resolves: each article's path, page, title and aliases.

@@ -146,6 +146,10 @@ pub struct CompiledSite {
     pub graph: LinkGraph,
     /// Everything found wrong so far (errors stop the build before any page is written).
     pub diagnostics: Diagnostics,
+    /// What reading the sources and indexing the titles found (part of `diagnostics`).
+    pub source_diagnostics: Diagnostics,
+    /// Whether broken links and missing titles are errors.
+    pub strict: bool,
     /// The site root.
     pub root: PathBuf,
     /// How long each step took.
@@ -214,28 +218,18 @@ pub fn link(
     reuse: impl Fn(&Site, ArticleId) -> Option<RenderedBody> + Sync,
 ) -> CompiledSite {
     let strict = inputs.strict_flag || inputs.config.build.strict;
-    let mut diagnostics = inputs.diagnostics;
+    let mut source_diagnostics = inputs.diagnostics;
     let (site, site_diagnostics) = Site::new(inputs.config, inputs.articles);
-    diagnostics.extend(site_diagnostics.into_sorted());
+    source_diagnostics.extend(site_diagnostics.into_sorted());
     timings.step("index titles");
-    let severity = if strict {
-        Severity::Error
-    } else {
-        Severity::Warning
-    };
+    let severity = severity(strict);
     let bodies: Vec<RenderedBody> = (0..site.articles.len())
         .into_par_iter()
         .map(|id| reuse(&site, id).unwrap_or_else(|| render_body(&site, id, severity)))
         .collect();
-    for body in &bodies {
-        diagnostics.extend(body.diagnostics.iter().cloned());
-    }
     timings.step("render Markdown");
     let graph = LinkGraph::build(&site, &bodies);
-    diagnostics.extend(check::broken_anchors(&site, &bodies, severity));
-    if strict {
-        diagnostics.extend(check::missing_links(&site, &bodies));
-    }
+    let diagnostics = check_links(&source_diagnostics, &site, &bodies, strict);
     timings.step("link graph and checks");
     CompiledSite {
         site,
@@ -243,9 +237,39 @@ pub fn link(
         bodies,
         graph,
         diagnostics,
+        source_diagnostics,
+        strict,
         root: inputs.root.to_path_buf(),
         timings,
     }
+}
+
+/// Broken links are warnings, or errors in strict mode.
+fn severity(strict: bool) -> Severity {
+    if strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    }
+}
+
+/// Every diagnostic of a compiled site: those of its sources and index, each body's, and those
+/// of the checks that need every body (anchors, and in strict mode missing titles).
+pub(crate) fn check_links(
+    source_diagnostics: &Diagnostics,
+    site: &Site,
+    bodies: &[RenderedBody],
+    strict: bool,
+) -> Diagnostics {
+    let mut diagnostics = source_diagnostics.clone();
+    for body in bodies {
+        diagnostics.extend(body.diagnostics.iter().cloned());
+    }
+    diagnostics.extend(check::broken_anchors(site, bodies, severity(strict)));
+    if strict {
+        diagnostics.extend(check::missing_links(site, bodies));
+    }
+    diagnostics
 }
 
 /// Told the name of each step as it finishes (the command line shows progress with it).
@@ -312,7 +336,7 @@ pub fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostic
 }
 
 /// Renders one article's body and infobox.
-fn render_body(site: &Site, id: ArticleId, severity: Severity) -> RenderedBody {
+pub(crate) fn render_body(site: &Site, id: ArticleId, severity: Severity) -> RenderedBody {
     let cx = PageContext {
         site,
         from: id,

@@ -103,21 +103,37 @@ pub fn write_site(
             body.html = String::new();
         }
     }
-    generated_files(compiled, staging, Selection::All, diagnostics, timings)
+    generated_files(
+        compiled,
+        staging,
+        Selection::All,
+        true,
+        diagnostics,
+        timings,
+    )
 }
 
-/// Renders and writes the selected article pages and every generated page.
+/// Renders and writes the selected article pages and every generated page, and the search
+/// index if `search_index` (`folio serve` keeps a [`crate::search::LiveIndex`] instead).
 pub fn write_pages(
     compiled: &CompiledSite,
     staging: &dyn Sink,
     selection: Selection<'_>,
+    search_index: bool,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
     let diagnostics = article_pages(compiled, staging, selection, timings)?;
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
     }
-    generated_files(compiled, staging, selection, diagnostics, timings)
+    generated_files(
+        compiled,
+        staging,
+        selection,
+        search_index,
+        diagnostics,
+        timings,
+    )
 }
 
 impl Written {
@@ -181,6 +197,7 @@ fn generated_files(
     compiled: &CompiledSite,
     staging: &dyn Sink,
     selection: Selection<'_>,
+    search_index: bool,
     mut diagnostics: Diagnostics,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
@@ -216,7 +233,10 @@ fn generated_files(
                 || selection.wants_graph().then(|| graph_json(compiled)),
             )
         },
-        || crate::search::write(&compiled.site, &compiled.bodies, &recorder),
+        || match search_index {
+            true => crate::search::write(&compiled.site, &compiled.bodies, &recorder),
+            false => Ok(crate::search::Written::default()),
+        },
     );
     let index = index?;
     timings.step("generated pages, graph.json and search index");
@@ -271,6 +291,15 @@ impl Selection<'_> {
         match self {
             Selection::All => true,
             Selection::Only(changes) => shown.iter().any(|id| changes.articles.contains(id)),
+        }
+    }
+
+    /// Whether a page that lists articles (with their titles and descriptions) or the links to
+    /// a title must be rendered again: only if descriptions, categories or links changed.
+    fn wants_list(&self, shown: &[ArticleId]) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(changes) => (changes.listings || changes.links) && self.wants(shown),
         }
     }
 
@@ -428,7 +457,7 @@ fn category_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         .into_iter()
         .map(|(name, ids)| {
             let path = category_page_path(&name);
-            if !selection.wants(&ids) {
+            if !selection.wants_list(&ids) {
                 return Ok((format!("{path}.html"), None));
             }
             let view = ListPageView {
@@ -452,7 +481,7 @@ fn missing_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         .missing
         .iter()
         .map(|(path, missing)| {
-            if !selection.wants(&missing.linked_from) {
+            if !selection.wants_list(&missing.linked_from) {
                 return Ok((format!("{path}.html"), None));
             }
             let view = ListPageView {
@@ -495,7 +524,9 @@ fn disambiguation_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         .ambiguous
         .iter()
         .map(|(path, ambiguous)| {
-            if !selection.wants(&ambiguous.candidates) && !selection.wants(&ambiguous.linked_from) {
+            if !selection.wants_list(&ambiguous.candidates)
+                && !selection.wants_list(&ambiguous.linked_from)
+            {
                 return Ok((format!("{path}.html"), None));
             }
             let title = r

@@ -13,15 +13,17 @@
 //! removed, lowercase; runs of CJK characters are indexed as overlapping pairs (and single
 //! characters), so that a two-character Chinese word is found without a dictionary.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use unicode_normalization::char::is_combining_mark;
 
 use crate::Error;
+use crate::article::Article;
 use crate::markdown::RenderedBody;
 use crate::pages::Sink;
-use crate::site::Site;
+use crate::site::{ArticleId, Site};
 
 /// Articles per text shard.
 pub const TEXT_SHARD_SIZE: usize = 16;
@@ -233,9 +235,7 @@ struct Scratch {
 }
 
 /// The distinct terms of one article, with where they stand, how often and where first used.
-fn doc_terms(site: &Site, bodies: &[RenderedBody], id: usize, scratch: &mut Scratch) -> DocTerms {
-    let article = &site.articles[id];
-    let body = &bodies[id];
+fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> DocTerms {
     let Scratch { table, text, terms } = scratch;
     table.clear();
     text.clear();
@@ -332,6 +332,9 @@ struct Partition {
     text: String,
     table: hashbrown::HashTable<(u64, u32)>,
     terms: Vec<TermPostings>,
+    /// Keep every first use, not only those of rare terms (a live index needs them when a
+    /// term becomes rare again).
+    keep_first_uses: bool,
 }
 
 impl Partition {
@@ -341,7 +344,10 @@ impl Partition {
 
     /// Adds the terms of partition `p` of a batch of articles (numbered from `first`).
     fn add(&mut self, p: usize, first: u32, batch: &[DocTerms]) {
-        let Partition { text, table, terms } = self;
+        let keep = self.keep_first_uses;
+        let Partition {
+            text, table, terms, ..
+        } = self;
         for (n, doc) in batch.iter().enumerate() {
             let number = first + n as u32;
             for t in &doc.terms[doc.starts[p] as usize..doc.starts[p + 1] as usize] {
@@ -370,7 +376,7 @@ impl Partition {
                 entry
                     .postings
                     .push((number, (t.count.min(255) << 3) | u32::from(t.flags)));
-                if entry.postings.len() <= CONTEXT_MAX_ARTICLES {
+                if keep || entry.postings.len() <= CONTEXT_MAX_ARTICLES {
                     entry.first_uses.push(t.first_use);
                 } else if !entry.first_uses.is_empty() {
                     entry.first_uses = Vec::new();
@@ -382,60 +388,134 @@ impl Partition {
     /// Writes the shard files of this partition; returns their keys and the rare terms' first
     /// uses: (article number, term, body offset).
     fn finish(&self, out: &Counter<'_>) -> Result<Finished<'_>, Error> {
-        let mut order: Vec<usize> = (0..self.terms.len()).collect();
+        let mut order: Vec<usize> = (0..self.terms.len())
+            .filter(|&i| !self.terms[i].postings.is_empty())
+            .collect();
         order.sort_unstable_by(|&a, &b| self.term(&self.terms[a]).cmp(self.term(&self.terms[b])));
         let mut shards = Vec::new();
         let mut rare = Vec::new();
         let mut at = 0;
         while at < order.len() {
             let key = shard_key(self.term(&self.terms[order[at]]));
-            let mut body = String::new();
             let mut end = at;
             while end < order.len() && shard_key(self.term(&self.terms[order[end]])) == key {
                 let entry = &self.terms[order[end]];
-                let term = self.term(entry);
-                if end > at {
-                    body.push(',');
-                }
-                let _ = write!(body, "{}:[", json(term));
-                let mut last = 0u32;
-                let mut numbers = itoa::Buffer::new();
-                for (j, &(doc, packed)) in entry.postings.iter().enumerate() {
-                    if j > 0 {
-                        body.push(',');
-                    }
-                    // Delta-coded article number, then the count and flags packed in one number.
-                    body.push_str(numbers.format(doc - last));
-                    body.push(',');
-                    body.push_str(numbers.format(packed));
-                    last = doc;
-                }
-                body.push(']');
-                for (&(doc, _), &first_use) in entry.postings.iter().zip(&entry.first_uses) {
-                    if first_use != u32::MAX {
-                        rare.push((doc, term, first_use));
+                if entry.postings.len() <= CONTEXT_MAX_ARTICLES {
+                    for (&(doc, _), &first_use) in entry.postings.iter().zip(&entry.first_uses) {
+                        if first_use != u32::MAX {
+                            rare.push((doc, self.term(entry), first_use));
+                        }
                     }
                 }
                 end += 1;
             }
-            let file = shard_file(&key);
-            let name = &file["search/".len()..file.len() - ".js".len()];
-            let text = format!(
-                "window.folioSearch&&folioSearch.receive({},{{{body}}});\n",
-                json(name)
-            );
-            out.write(&file, &text)?;
+            out.write(&shard_file(&key), &self.shard_text(&key, &order[at..end]))?;
             shards.push(key);
             at = end;
         }
         Ok((shards, rare))
     }
+
+    /// The shard file of one key, from its terms (indices into `terms`, sorted by term).
+    fn shard_text(&self, key: &str, terms: &[usize]) -> String {
+        let mut body = String::new();
+        let mut numbers = itoa::Buffer::new();
+        for (i, &t) in terms.iter().enumerate() {
+            let entry = &self.terms[t];
+            if i > 0 {
+                body.push(',');
+            }
+            let _ = write!(body, "{}:[", json(self.term(entry)));
+            let mut last = 0u32;
+            for (j, &(doc, packed)) in entry.postings.iter().enumerate() {
+                if j > 0 {
+                    body.push(',');
+                }
+                // Delta-coded article number, then the count and flags packed in one number.
+                body.push_str(numbers.format(doc - last));
+                body.push(',');
+                body.push_str(numbers.format(packed));
+                last = doc;
+            }
+            body.push(']');
+        }
+        let file = shard_file(key);
+        let name = &file["search/".len()..file.len() - ".js".len()];
+        format!(
+            "window.folioSearch&&folioSearch.receive({},{{{body}}});\n",
+            json(name)
+        )
+    }
+
+    /// The sorted terms of one shard key that have postings.
+    fn shard_terms(&self, key: &str) -> Vec<usize> {
+        let mut terms: Vec<usize> = (0..self.terms.len())
+            .filter(|&i| {
+                let entry = &self.terms[i];
+                !entry.postings.is_empty() && shard_key(self.term(entry)) == key
+            })
+            .collect();
+        terms.sort_unstable_by(|&a, &b| self.term(&self.terms[a]).cmp(self.term(&self.terms[b])));
+        terms
+    }
+
+    fn find(&self, term: &str) -> Option<usize> {
+        let hash = hash_bytes(term.as_bytes());
+        self.table
+            .find(hash, |&(h, i)| {
+                h == hash && self.term(&self.terms[i as usize]) == term
+            })
+            .map(|&(_, i)| i as usize)
+    }
+
+    /// Sets (or, with `None`, removes) one article's posting of a term; returns the number of
+    /// articles the term was in before.
+    fn set(&mut self, term: &str, number: u32, posting: Option<(u32, u32)>) -> usize {
+        let i = match self.find(term) {
+            Some(i) => i,
+            None => {
+                let hash = hash_bytes(term.as_bytes());
+                let i = self.terms.len();
+                self.terms.push(TermPostings {
+                    start: self.text.len() as u32,
+                    len: term.len() as u32,
+                    postings: Vec::new(),
+                    first_uses: Vec::new(),
+                });
+                self.text.push_str(term);
+                self.table
+                    .insert_unique(hash, (hash, i as u32), |&(h, _)| h);
+                i
+            }
+        };
+        let entry = &mut self.terms[i];
+        let before = entry.postings.len();
+        match (
+            entry.postings.binary_search_by_key(&number, |p| p.0),
+            posting,
+        ) {
+            (Ok(at), Some((packed, first_use))) => {
+                entry.postings[at].1 = packed;
+                entry.first_uses[at] = first_use;
+            }
+            (Ok(at), None) => {
+                entry.postings.remove(at);
+                entry.first_uses.remove(at);
+            }
+            (Err(at), Some((packed, first_use))) => {
+                entry.postings.insert(at, (number, packed));
+                entry.first_uses.insert(at, first_use);
+            }
+            (Err(_), None) => {}
+        }
+        before
+    }
 }
 
 /// The stretch of `text` around each term's first use (its byte offset), as a JSON object.
-fn contexts(text: &str, terms: &[FirstUse]) -> String {
+fn contexts<'t>(text: &str, terms: impl IntoIterator<Item = (&'t str, u32)>) -> String {
     let mut out = String::from("{");
-    for &(_, term, at) in terms {
+    for (term, at) in terms {
         let at = at as usize;
         if at >= text.len() {
             continue;
@@ -474,24 +554,32 @@ fn text_entry(site: &Site, body: &RenderedBody, id: usize) -> String {
     )
 }
 
-/// Builds the index of every article (the home page's text excepted) and writes its files
-/// into `sink` as they are made.
-pub fn write(site: &Site, bodies: &[RenderedBody], sink: &dyn Sink) -> Result<Written, Error> {
-    use rayon::prelude::*;
-    let out = Counter {
-        sink,
-        size: AtomicUsize::new(0),
-        files: AtomicUsize::new(0),
-    };
-    let ids: Vec<usize> = (0..site.articles.len())
+/// The articles the index holds (all but the home page's), in the order of their numbers.
+fn indexed(site: &Site) -> Vec<ArticleId> {
+    (0..site.articles.len())
         .filter(|&id| site.articles[id].page_path != "index")
+        .collect()
+}
+
+/// The postings of every term of the articles `ids`, partitioned.
+fn postings(
+    site: &Site,
+    bodies: &[RenderedBody],
+    ids: &[ArticleId],
+    keep_first_uses: bool,
+) -> Vec<Partition> {
+    use rayon::prelude::*;
+    let mut partitions: Vec<Partition> = (0..PARTITIONS)
+        .map(|_| Partition {
+            keep_first_uses,
+            ..Partition::default()
+        })
         .collect();
-    let mut partitions: Vec<Partition> = (0..PARTITIONS).map(|_| Partition::default()).collect();
     for (n, batch) in ids.chunks(BATCH).enumerate() {
         let docs: Vec<DocTerms> = batch
             .par_iter()
             .map_init(Scratch::default, |scratch, &id| {
-                doc_terms(site, bodies, id, scratch)
+                doc_terms(&site.articles[id], &bodies[id], scratch)
             })
             .collect();
         let first = (n * BATCH) as u32;
@@ -500,19 +588,12 @@ pub fn write(site: &Site, bodies: &[RenderedBody], sink: &dyn Sink) -> Result<Wr
             .enumerate()
             .for_each(|(p, partition)| partition.add(p, first, &docs));
     }
-    let finished: Vec<Finished> = partitions
-        .par_iter()
-        .map(|p| p.finish(&out))
-        .collect::<Result<_, _>>()?;
-    let mut keys: Vec<String> = Vec::new();
-    let mut rare: Vec<FirstUse> = Vec::new();
-    for (k, r) in finished {
-        keys.extend(k);
-        rare.extend(r);
-    }
-    keys.sort_unstable();
-    rare.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let keys: Vec<String> = keys.iter().map(|k| json(k)).collect();
+    partitions
+}
+
+/// `search/titles.js`: every article's title and page, and the shard keys.
+fn titles_file(site: &Site, ids: &[ArticleId], keys: impl Iterator<Item = String>) -> String {
+    let keys: Vec<String> = keys.map(|k| json(&k)).collect();
     let titles: Vec<String> = ids
         .iter()
         .map(|&id| {
@@ -524,44 +605,248 @@ pub fn write(site: &Site, bodies: &[RenderedBody], sink: &dyn Sink) -> Result<Wr
             )
         })
         .collect();
+    format!(
+        "window.folioSearch&&folioSearch.receive(\"titles\",{{\"titles\":[{}],\"shards\":[{}]}});\n",
+        titles.join(","),
+        keys.join(",")
+    )
+}
+
+/// One article's entry in its text shard, with the contexts of its rare terms.
+fn text_item<'t>(
+    site: &Site,
+    bodies: &[RenderedBody],
+    id: ArticleId,
+    rare: impl IntoIterator<Item = (&'t str, u32)>,
+) -> String {
+    format!(
+        "[{},{}]",
+        text_entry(site, &bodies[id], id),
+        contexts(bodies[id].text.trim(), rare)
+    )
+}
+
+/// Text shard `n` from its articles' entries.
+fn text_file(n: usize, items: &[String]) -> String {
+    format!(
+        "window.folioSearch&&folioSearch.receive(\"d-{n}\",[{}]);\n",
+        items.join(",")
+    )
+}
+
+/// Writes every file of the index from its postings.
+fn write_all(
+    site: &Site,
+    bodies: &[RenderedBody],
+    ids: &[ArticleId],
+    partitions: &[Partition],
+    out: &Counter<'_>,
+) -> Result<Vec<String>, Error> {
+    use rayon::prelude::*;
+    let finished: Vec<Finished> = partitions
+        .par_iter()
+        .map(|p| p.finish(out))
+        .collect::<Result<_, _>>()?;
+    let mut keys: Vec<String> = Vec::new();
+    let mut rare: Vec<FirstUse> = Vec::new();
+    for (k, r) in finished {
+        keys.extend(k);
+        rare.extend(r);
+    }
+    keys.sort_unstable();
+    rare.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     out.write(
         "search/titles.js",
-        &format!(
-            "window.folioSearch&&folioSearch.receive(\"titles\",{{\"titles\":[{}],\"shards\":[{}]}});\n",
-            titles.join(","),
-            keys.join(",")
-        ),
+        &titles_file(site, ids, keys.iter().cloned()),
     )?;
     // Each article's rare terms are found by binary search in the sorted list.
     ids.par_chunks(TEXT_SHARD_SIZE)
         .enumerate()
         .try_for_each(|(n, chunk)| {
-            let texts: Vec<String> = chunk
+            let items: Vec<String> = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, &id)| {
                     let number = (n * TEXT_SHARD_SIZE + i) as u32;
                     let from = rare.partition_point(|r| r.0 < number);
                     let to = rare.partition_point(|r| r.0 <= number);
-                    format!(
-                        "[{},{}]",
-                        text_entry(site, &bodies[id], id),
-                        contexts(bodies[id].text.trim(), &rare[from..to])
-                    )
+                    text_item(site, bodies, id, rare[from..to].iter().map(|r| (r.1, r.2)))
                 })
                 .collect();
-            out.write(
-                &format!("search/d-{n}.js"),
-                &format!(
-                    "window.folioSearch&&folioSearch.receive(\"d-{n}\",[{}]);\n",
-                    texts.join(",")
-                ),
-            )
+            out.write(&format!("search/d-{n}.js"), &text_file(n, &items))
         })?;
-    Ok(Written {
-        size: out.size.into_inner(),
-        files: out.files.into_inner(),
-    })
+    Ok(keys)
+}
+
+fn counter(sink: &dyn Sink) -> Counter<'_> {
+    Counter {
+        sink,
+        size: AtomicUsize::new(0),
+        files: AtomicUsize::new(0),
+    }
+}
+
+impl Counter<'_> {
+    fn written(self) -> Written {
+        Written {
+            size: self.size.into_inner(),
+            files: self.files.into_inner(),
+        }
+    }
+}
+
+/// Builds the index of every article (the home page's text excepted) and writes its files
+/// into `sink` as they are made.
+pub fn write(site: &Site, bodies: &[RenderedBody], sink: &dyn Sink) -> Result<Written, Error> {
+    let out = counter(sink);
+    let ids = indexed(site);
+    let partitions = postings(site, bodies, &ids, false);
+    write_all(site, bodies, &ids, &partitions, &out)?;
+    Ok(out.written())
+}
+
+/// The index kept between rebuilds by `folio serve`: every term's postings, so that a changed
+/// article rewrites only the shards of the terms whose postings it changed, and its own text
+/// shard (and those of articles sharing a term that became rare or stopped being rare).
+pub struct LiveIndex {
+    partitions: Vec<Partition>,
+    /// The shard keys that have terms.
+    keys: BTreeSet<String>,
+    /// The indexed articles, by number.
+    ids: Vec<ArticleId>,
+}
+
+impl LiveIndex {
+    /// Builds the whole index, writing its files into `sink`.
+    pub fn build(
+        site: &Site,
+        bodies: &[RenderedBody],
+        sink: &dyn Sink,
+    ) -> Result<(LiveIndex, Written), Error> {
+        let out = counter(sink);
+        let ids = indexed(site);
+        let partitions = postings(site, bodies, &ids, true);
+        let keys = write_all(site, bodies, &ids, &partitions, &out)?;
+        let live = LiveIndex {
+            partitions,
+            keys: keys.into_iter().collect(),
+            ids,
+        };
+        Ok((live, out.written()))
+    }
+
+    /// Every file of the index, by output path.
+    pub fn files(&self) -> Vec<String> {
+        let mut files = vec!["search/titles.js".to_string()];
+        files.extend(self.keys.iter().map(|k| shard_file(k)));
+        files.extend(
+            (0..self.ids.len().div_ceil(TEXT_SHARD_SIZE)).map(|n| format!("search/d-{n}.js")),
+        );
+        files
+    }
+
+    /// Brings the index up to date after some articles changed without their titles, aliases
+    /// or paths changing (the articles indexed and their numbers stay): `old` holds each
+    /// changed article's id and its previous article and body. Writes the files that changed.
+    pub fn update(
+        &mut self,
+        site: &Site,
+        bodies: &[RenderedBody],
+        old: &[(ArticleId, &Article, &RenderedBody)],
+        sink: &dyn Sink,
+    ) -> Result<Written, Error> {
+        let out = counter(sink);
+        let mut scratch = Scratch::default();
+        let mut dirty_keys: BTreeSet<String> = BTreeSet::new();
+        let mut dirty_texts: BTreeSet<usize> = BTreeSet::new();
+        for &(id, old_article, old_body) in old {
+            let Ok(number) = self.ids.binary_search(&id) else {
+                continue;
+            };
+            dirty_texts.insert(number / TEXT_SHARD_SIZE);
+            let before = doc_terms(old_article, old_body, &mut scratch);
+            let after = doc_terms(&site.articles[id], &bodies[id], &mut scratch);
+            let postings = |doc: &DocTerms| -> BTreeMap<String, (u32, u32)> {
+                doc.terms
+                    .iter()
+                    .map(|t| {
+                        let packed = (t.count.min(255) << 3) | u32::from(t.flags);
+                        (doc.term(t).to_string(), (packed, t.first_use))
+                    })
+                    .collect()
+            };
+            let (before, after) = (postings(&before), postings(&after));
+            let terms: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+            for term in terms {
+                let (was, is) = (before.get(term), after.get(term));
+                if was == is {
+                    continue;
+                }
+                let partition = &mut self.partitions[partition(term)];
+                let count = partition.set(term, number as u32, is.copied());
+                // Postings differ: the term's shard changes. The first use alone shows only
+                // in this article's text shard.
+                if was.map(|p| p.0) != is.map(|p| p.0) {
+                    dirty_keys.insert(shard_key(term));
+                }
+                // A term that became rare, or stopped being rare, changes the contexts shown
+                // for every article that has it.
+                let now = partition.terms[partition.find(term).unwrap_or(0)]
+                    .postings
+                    .len();
+                if (count <= CONTEXT_MAX_ARTICLES) != (now <= CONTEXT_MAX_ARTICLES) {
+                    let entry = &partition.terms[partition.find(term).unwrap_or(0)];
+                    for &(doc, _) in &entry.postings {
+                        dirty_texts.insert(doc as usize / TEXT_SHARD_SIZE);
+                    }
+                }
+            }
+        }
+        let mut keys_changed = false;
+        for key in &dirty_keys {
+            let partition = &self.partitions[partition(key)];
+            let terms = partition.shard_terms(key);
+            if terms.is_empty() {
+                // No term left under this key: the shard goes (by not being listed).
+                keys_changed |= self.keys.remove(key);
+                continue;
+            }
+            keys_changed |= self.keys.insert(key.clone());
+            out.write(&shard_file(key), &partition.shard_text(key, &terms))?;
+        }
+        if keys_changed {
+            out.write(
+                "search/titles.js",
+                &titles_file(site, &self.ids, self.keys.iter().cloned()),
+            )?;
+        }
+        for n in dirty_texts {
+            let chunk =
+                &self.ids[n * TEXT_SHARD_SIZE..((n + 1) * TEXT_SHARD_SIZE).min(self.ids.len())];
+            let items: Vec<String> = chunk
+                .iter()
+                .map(|&id| {
+                    let doc = doc_terms(&site.articles[id], &bodies[id], &mut scratch);
+                    let mut rare: Vec<(&str, u32)> = doc
+                        .terms
+                        .iter()
+                        .filter(|t| t.first_use != u32::MAX)
+                        .map(|t| (doc.term(t), t.first_use))
+                        .filter(|(term, _)| {
+                            let partition = &self.partitions[partition(term)];
+                            partition.find(term).is_some_and(|i| {
+                                partition.terms[i].postings.len() <= CONTEXT_MAX_ARTICLES
+                            })
+                        })
+                        .collect();
+                    rare.sort_unstable();
+                    text_item(site, bodies, id, rare)
+                })
+                .collect();
+            out.write(&format!("search/d-{n}.js"), &text_file(n, &items))?;
+        }
+        Ok(out.written())
+    }
 }
 
 fn json(text: &str) -> String {

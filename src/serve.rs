@@ -8,7 +8,6 @@
 //! fixed. Only files of the built site are served: `..`, encoded dots, absolute paths and
 //! backslashes are refused, and nothing on disk is read per request.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +43,7 @@ const ENDPOINT: &str = "__folio/";
 
 /// What the server shows.
 struct State {
-    output: BTreeMap<String, Vec<u8>>,
+    output: crate::incremental::Files,
     /// The diagnostics of the last rebuild, when it failed.
     error: Option<String>,
     clients: Vec<Sender<String>>,
@@ -97,11 +96,11 @@ pub fn run_with(
     let base = config.base_path();
     let mut session = Session::new(&options.root);
     let state = Arc::new(RwLock::new(State {
-        output: BTreeMap::new(),
+        output: Default::default(),
         error: None,
         clients: Vec::new(),
     }));
-    rebuild(&mut session, &state, log);
+    rebuild(&mut session, None, &state, log);
     let server = tiny_http::Server::http(options.address)
         .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", options.address)))?;
     let server = Arc::new(server);
@@ -171,7 +170,7 @@ pub fn run_with(
 }
 
 /// How long to wait after a change for the rest of a save (editors write in several steps).
-const DEBOUNCE: Duration = Duration::from_millis(30);
+pub const DEBOUNCE: Duration = Duration::from_millis(10);
 
 /// Whether a file event changes anything (reading a file, including Folio's own reads, does not).
 fn is_change(event: &notify::Result<notify::Event>) -> bool {
@@ -191,14 +190,27 @@ fn watch(
     while !stop.load(Ordering::SeqCst) {
         match changes.recv_timeout(Duration::from_millis(200)) {
             Ok(event) if is_change(&event) => {
-                if let Err(e) = event {
-                    log(&format!("watching failed: {e}"));
-                }
-                // Gather the rest of this save, then rebuild once.
+                // Gather the rest of this save, then rebuild once, from the paths the events
+                // name (or from a look at every file, if an event names none).
+                let mut paths: Option<Vec<PathBuf>> = Some(Vec::new());
+                let mut note = |event: notify::Result<notify::Event>| match event {
+                    Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => {}
+                    Ok(e) if !e.paths.is_empty() => {
+                        if let Some(paths) = paths.as_mut() {
+                            paths.extend(e.paths);
+                        }
+                    }
+                    Ok(_) => paths = None,
+                    Err(e) => {
+                        log(&format!("watching failed: {e}"));
+                        paths = None;
+                    }
+                };
+                note(event);
                 while let Ok(more) = changes.recv_timeout(DEBOUNCE) {
-                    let _ = more;
+                    note(more);
                 }
-                rebuild(session, state, log);
+                rebuild(session, paths.as_deref(), state, log);
             }
             Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
@@ -206,8 +218,16 @@ fn watch(
     }
 }
 
-fn rebuild(session: &mut Session, state: &RwLock<State>, log: &(dyn Fn(&str) + Sync)) {
-    let result = session.rebuild();
+fn rebuild(
+    session: &mut Session,
+    paths: Option<&[PathBuf]>,
+    state: &RwLock<State>,
+    log: &(dyn Fn(&str) + Sync),
+) {
+    let result = match paths {
+        Some(paths) => session.rebuild_paths(paths),
+        None => session.rebuild(),
+    };
     let Ok(mut state) = state.write() else {
         return;
     };
@@ -356,7 +376,7 @@ fn respond(request: tiny_http::Request, base: &str, state: &RwLock<State>) {
                     // `/page` serves `page.html`, as GitHub Pages does.
                     s.output.get(&format!("{rel}.html"))
                 })?;
-                Some(bytes.clone())
+                Some(std::sync::Arc::clone(bytes))
             });
             match page {
                 Some(bytes) => {
@@ -368,7 +388,7 @@ fn respond(request: tiny_http::Request, base: &str, state: &RwLock<State>) {
                     let body = if name.ends_with(".html") {
                         with_reload_script(&bytes, base)
                     } else {
-                        bytes
+                        bytes.to_vec()
                     };
                     let response = with_header(
                         tiny_http::Response::from_data(body),

@@ -108,7 +108,8 @@ pub fn walk(src_dir: &Path, display_dir: &Path) -> Result<SourceSet, crate::Erro
     Ok(set)
 }
 
-fn is_article(rel: &Path) -> bool {
+/// Whether a path under the content folder is an article: a `.md` file, not hidden.
+pub fn is_article(rel: &Path) -> bool {
     rel.extension().is_some_and(|e| e == "md")
         && !rel
             .components()

@@ -31,7 +31,7 @@ fn assert_same_as_full_build(session: &Session, root: &Path, step: &str) {
     let paths: Vec<&String> = full.keys().chain(ours.keys()).collect();
     for path in paths {
         assert!(
-            full.get(path) == ours.get(path),
+            full.get(path).map(|b| &b[..]) == ours.get(path).map(|b| &b[..]),
             "after {step}: {path} differs from a full build (in full build: {}, incremental: {})",
             full.contains_key(path),
             ours.contains_key(path)
@@ -171,4 +171,58 @@ fn every_rebuild_equals_a_full_build() {
 fn assert_same_as_full_build_except(session: &Session, root: &Path) {
     assert!(build_in_memory(root).is_err());
     assert!(session.output().contains_key("a9.html"));
+}
+
+/// The search index is updated, not rebuilt, on an edit: a word that becomes rare (found in
+/// at most 40 articles, so shown in context) or stops being rare changes the text shards of
+/// every article that has it, and a word with a new first two letters adds a shard.
+#[test]
+fn the_search_index_follows_edits_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(root.join("book.toml"), "[book]\ntitle = \"Search\"\n").unwrap();
+    let body = |i: usize, extra: &str| {
+        format!(
+            "Every article says widespread here, number {i}. {extra}\n\n## Part\nMore text {i}."
+        )
+    };
+    for i in 0..42 {
+        write(
+            root,
+            &format!("s{i}.md"),
+            &article(&format!("Search {i}"), "", &body(i, "")),
+        );
+    }
+    let mut session = Session::new(root);
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "the first build");
+    let steps: [(usize, String, &str); 5] = [
+        (
+            3,
+            body(3, "").replace("widespread", "local"),
+            "a word used by 41 of 42",
+        ),
+        (
+            4,
+            body(4, "").replace("widespread", "local"),
+            "a word now rare (40)",
+        ),
+        (4, body(4, "Also widespread."), "a word common again (41)"),
+        (
+            5,
+            body(5, "Qzxv is new. Widespread widespread."),
+            "a new shard and a count",
+        ),
+        (5, body(5, ""), "the new shard gone again"),
+    ];
+    for (i, text, step) in steps {
+        write(
+            root,
+            &format!("s{i}.md"),
+            &article(&format!("Search {i}"), "", &text),
+        );
+        let update = session.rebuild().unwrap();
+        assert_eq!(update.bodies_rendered, 1, "{step}");
+        assert_same_as_full_build(&session, root, step);
+    }
 }
