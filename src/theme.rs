@@ -157,9 +157,9 @@ impl Theme {
 
     /// Renders a template, turning errors into a diagnostic at the template's position.
     ///
-    /// A render that writes past the time limit or [`PAGE_SIZE_LIMIT`] is stopped with an
+    /// A render that writes past the time limit or 512 MB is stopped with an
     /// error; one that loops without writing is caught by a watchdog, which ends the process
-    /// (see [`watch`]): Tera cannot be interrupted, and a build that never ends is worse.
+    /// (Tera cannot be interrupted, and a build that never ends is worse).
     pub fn render(&self, name: &str, context: &tera::Context) -> Result<String, Diagnostic> {
         let path = self
             .template_paths
