@@ -699,13 +699,6 @@ fn search_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
 }
 
 #[derive(Serialize)]
-struct GraphJson<'a> {
-    articles: Vec<GraphArticle<'a>>,
-    missing: Vec<GraphMissing<'a>>,
-    edges: Vec<GraphEdge>,
-}
-
-#[derive(Serialize)]
 struct GraphArticle<'a> {
     slug: &'a str,
     title: &'a str,
@@ -723,9 +716,9 @@ struct GraphMissing<'a> {
 }
 
 #[derive(Serialize)]
-struct GraphEdge {
-    from: String,
-    to: String,
+struct GraphEdge<'a> {
+    from: &'a str,
+    to: std::borrow::Cow<'a, str>,
     kind: LinkKind,
 }
 
@@ -733,7 +726,7 @@ struct GraphEdge {
 pub fn graph_json(compiled: &CompiledSite) -> String {
     let site = &compiled.site;
     let graph = &compiled.graph;
-    let articles = site
+    let articles: Vec<GraphArticle> = site
         .articles
         .iter()
         .map(|a| GraphArticle {
@@ -745,7 +738,7 @@ pub fn graph_json(compiled: &CompiledSite) -> String {
             infobox_template: a.infobox.as_ref().and_then(|i| i.template.as_deref()),
         })
         .collect();
-    let missing = graph
+    let missing: Vec<GraphMissing> = graph
         .missing
         .iter()
         .map(|(path, m)| GraphMissing {
@@ -761,20 +754,38 @@ pub fn graph_json(compiled: &CompiledSite) -> String {
                 continue;
             }
             edges.push(GraphEdge {
-                from: site.articles[from].page_path.clone(),
-                to: e.to.page_path(site),
+                from: &site.articles[from].page_path,
+                to: match &e.to {
+                    Target::Article(to) => site.articles[*to].page_path.as_str().into(),
+                    other => other.page_path(site).into(),
+                },
                 kind: e.kind,
             });
         }
     }
-    let mut json = serde_json::to_string_pretty(&GraphJson {
-        articles,
-        missing,
-        edges,
-    })
-    .unwrap_or_default();
-    json.push('\n');
-    json
+    // One record per line: compact, and a change to the site shows as changed lines.
+    let mut json = Vec::with_capacity(100 * (articles.len() + edges.len()));
+    json.extend_from_slice(b"{\n");
+    push_records(&mut json, "articles", &articles, false);
+    push_records(&mut json, "missing", &missing, false);
+    push_records(&mut json, "edges", &edges, true);
+    json.extend_from_slice(b"}\n");
+    String::from_utf8(json).unwrap_or_default()
+}
+
+/// `"name": [` then one record per line, then `]`.
+fn push_records<T: Serialize>(json: &mut Vec<u8>, name: &str, records: &[T], last: bool) {
+    json.extend_from_slice(format!("\"{name}\": [").as_bytes());
+    for (i, record) in records.iter().enumerate() {
+        json.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        let _ = serde_json::to_writer(&mut *json, record);
+    }
+    json.extend_from_slice(match (records.is_empty(), last) {
+        (true, true) => b"]\n",
+        (true, false) => b"],\n",
+        (false, true) => b"\n]\n",
+        (false, false) => b"\n],\n",
+    });
 }
 
 fn write_host_files(compiled: &CompiledSite, staging: &dyn Sink) -> Result<(), Error> {
