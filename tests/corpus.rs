@@ -2,29 +2,11 @@
 //! titles nobody wrote), `folio check` reports exactly the missing titles that the generator's
 //! manifest lists, and the build renders every one of them as a red link.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-/// Generates a corpus with the shared generator into `dir`.
-pub fn generate(articles: usize, dir: &Path) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_corpus.py");
-    let status = Command::new("python3")
-        .arg(&script)
-        .args([
-            "--articles",
-            &articles.to_string(),
-            "--format",
-            "folio",
-            "--force",
-            "--out",
-        ])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("python3 runs the corpus generator");
-    assert!(status.success(), "gen_corpus.py failed");
-}
+use std::collections::BTreeSet;
+
+use common::generate;
 
 #[test]
 fn check_reports_exactly_the_generators_missing_titles_and_build_renders_them_red() {

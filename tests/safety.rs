@@ -1,6 +1,8 @@
 //! Folio is trusted with the only copy of a wiki: these tests try to make it lose a file,
 //! leave a half-written one, write outside the output, or build differently twice.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -185,14 +187,7 @@ fn content_is_never_written_by_build_check_or_serve() {
 fn the_same_input_gives_byte_identical_output_on_any_thread_count() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("site");
-    let status = Command::new("python3")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_corpus.py"))
-        .args(["--articles", "300", "--format", "folio", "--force", "--out"])
-        .arg(&root)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::generate(300, &root);
     let run = |dest: &Path, threads: Option<&str>| {
         let mut command = Command::new(folio_bin());
         command
