@@ -5,7 +5,9 @@
 # wall time and peak memory, articles per second, and the ratios.
 #
 # Usage: bench/run.sh N [RUNS]        e.g. bench/run.sh 10000
-#        FOLIO=path/to/other/folio bench/run.sh 1000   (compare another build of Folio)
+#        FOLIO=path/to/other/folio bench/run.sh 1000   (measure another build of Folio)
+#        PREVIOUS=path/to/old/folio bench/run.sh 10000  (also measure an older build, in the same
+#                                                        run, and print the ratio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:?usage: bench/run.sh N [RUNS]}
@@ -45,6 +47,13 @@ read -r pt pm < <(measure "$PWD/target/release/examples/pulldown_floor" "$corpus
 printf '%-28s %8s s %7s MB %10s articles/s\n' "folio build ($n articles)" "$ft" "$fm" "$(awk "BEGIN{printf \"%d\", $n / $ft}")"
 printf '%-28s %8s s %7s MB\n' "pulldown-cmark alone" "$pt" "$pm"
 echo "folio / pulldown-cmark floor: $(awk "BEGIN{printf \"%.2f\", $ft / $pt}")x"
+if [ -n "${PREVIOUS:-}" ]; then
+  rm -rf "$work/out-previous-$n"
+  read -r vt vm < <(measure "$PREVIOUS" build "$corpus" --dest-dir "$work/out-previous-$n" --quiet)
+  printf '%-28s %8s s %7s MB\n' "previous folio" "$vt" "$vm"
+  echo "folio / previous: time $(awk "BEGIN{printf \"%.2f\", $ft / $vt}"), memory $(awk "BEGIN{printf \"%.2f\", $fm / $vm}")"
+  rm -rf "$work/out-previous-$n"
+fi
 if command -v hugo >/dev/null 2>&1; then
   rm -rf "$work/out-hugo-$n"
   read -r ht hm < <(measure hugo --quiet -s "$work/hugo-$n" -d "$work/out-hugo-$n")

@@ -684,12 +684,21 @@ impl<'c, 's> BodyRenderer<'c, 's> {
 /// Appends to an article's plain text, with one space wherever blocks, breaks and spaces meet
 /// and none at the start (the end's is taken off when the body is done).
 fn push_text(text: &mut String, more: &str) {
-    for (i, piece) in more.split(' ').enumerate() {
-        if i > 0 && !text.is_empty() && !text.ends_with(' ') {
-            text.push(' ');
+    let mut after_space = text.is_empty() || text.ends_with(' ');
+    let mut kept_from = 0;
+    for (at, &byte) in more.as_bytes().iter().enumerate() {
+        if byte == b' ' {
+            if after_space {
+                // A second space in a row: keep what came before it, drop it.
+                text.push_str(&more[kept_from..at]);
+                kept_from = at + 1;
+            }
+            after_space = true;
+        } else {
+            after_space = false;
         }
-        text.push_str(piece);
     }
+    text.push_str(&more[kept_from..]);
 }
 
 struct HeadingStart<'a> {
@@ -870,6 +879,15 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_has_one_space_where_pieces_meet_and_none_at_the_start() {
+        let mut text = String::new();
+        for piece in ["  a  b ", " ", "c", " d", "", "  ", "é  f"] {
+            push_text(&mut text, piece);
+        }
+        assert_eq!(text, "a b c d é f");
+    }
     use crate::site::site_of as site;
 
     fn render(site: &Site, id: ArticleId) -> RenderedBody {

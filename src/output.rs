@@ -103,6 +103,8 @@ pub struct Staging {
     dir: PathBuf,
     dest: PathBuf,
     written: Mutex<BTreeSet<String>>,
+    /// Folders made in the staging folder so far (most files share a few).
+    folders: Mutex<BTreeSet<String>>,
 }
 
 impl Staging {
@@ -129,19 +131,27 @@ impl Staging {
             dir,
             dest: dest.to_path_buf(),
             written: Mutex::new(BTreeSet::new()),
+            folders: Mutex::new(BTreeSet::new()),
         })
     }
 
     /// Writes one output file (path relative to the output root, `/`-separated).
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         let path = self.dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        if let Some((folder, _)) = rel.rsplit_once('/') {
+            let mut folders = self
+                .folders
+                .lock()
+                .map_err(|_| Error::Usage("a render thread failed".into()))?;
+            if !folders.contains(folder) {
+                let parent = self.dir.join(folder);
+                std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+                folders.insert(folder.to_string());
+            }
         }
-        let mut file =
-            std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?);
+        // One write of the whole file: no buffer needed.
+        let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
         file.write_all(bytes).map_err(|e| Error::io(&path, e))?;
-        file.flush().map_err(|e| Error::io(&path, e))?;
         self.written
             .lock()
             .map_err(|_| Error::Usage("a render thread failed".into()))?
