@@ -217,7 +217,7 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     for &id in &ids {
         for edge in &graph.out[id] {
             if let Target::Missing(_) = &edge.to {
-                let page = edge.to.page_path(site);
+                let page = edge.to.page_path(site).into_owned();
                 if let Some(missing) = graph.missing.get(&page) {
                     wanted.entry(page).or_insert((
                         missing.linked_from.len(),
@@ -248,7 +248,7 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     for (i, &id) in ids.iter().enumerate() {
         for edge in &graph.out[id] {
             let to = match &edge.to {
-                Target::Missing(_) => missing_index.get(edge.to.page_path(site).as_str()).copied(),
+                Target::Missing(_) => missing_index.get(edge.to.page_path(site).as_ref()).copied(),
                 other => index.get(other).copied(),
             };
             if let Some(j) = to.filter(|&j| j != i) {

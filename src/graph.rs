@@ -90,7 +90,7 @@ impl LinkGraph {
                     Target::Article(to) if *to != from => graph.backlinks[*to].push(from),
                     Target::Article(_) => {}
                     Target::Missing(title) => {
-                        let page = edge.to.page_path(site);
+                        let page = edge.to.page_path(site).into_owned();
                         *spellings
                             .entry(page.clone())
                             .or_default()
@@ -102,7 +102,7 @@ impl LinkGraph {
                         }
                     }
                     Target::Ambiguous(key) => {
-                        let page = edge.to.page_path(site);
+                        let page = edge.to.page_path(site).into_owned();
                         let entry = graph
                             .ambiguous
                             .entry(page)

@@ -644,7 +644,7 @@ fn links_changed(
             .map(|e| {
                 let to = match &e.to {
                     Target::Article(to) => c.site.articles[*to].rel_path.clone(),
-                    other => other.page_path(&c.site),
+                    other => other.page_path(&c.site).into_owned(),
                 };
                 (to, e.kind)
             })

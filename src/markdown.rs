@@ -69,11 +69,11 @@ pub enum Target {
 
 impl Target {
     /// The output page (without `.html`) that the link leads to.
-    pub fn page_path(&self, site: &Site) -> String {
+    pub fn page_path<'a>(&self, site: &'a Site) -> std::borrow::Cow<'a, str> {
         match self {
-            Target::Article(id) => site.articles[*id].page_path.clone(),
-            Target::Ambiguous(key) => format!("disambiguation/{}", slug::path_segment(key)),
-            Target::Missing(title) => missing_page_path(title),
+            Target::Article(id) => site.articles[*id].page_path.as_str().into(),
+            Target::Ambiguous(key) => format!("disambiguation/{}", slug::path_segment(key)).into(),
+            Target::Missing(title) => missing_page_path(title).into(),
         }
     }
 }

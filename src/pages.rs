@@ -755,10 +755,7 @@ pub fn graph_json(compiled: &CompiledSite) -> String {
             }
             edges.push(GraphEdge {
                 from: &site.articles[from].page_path,
-                to: match &e.to {
-                    Target::Article(to) => site.articles[*to].page_path.as_str().into(),
-                    other => other.page_path(site).into(),
-                },
+                to: e.to.page_path(site),
                 kind: e.kind,
             });
         }

@@ -249,7 +249,7 @@ impl<'a> Renderer<'a> {
             Target::Ambiguous(key) => (
                 self.graph
                     .ambiguous
-                    .get(&page)
+                    .get(page.as_ref())
                     .map_or_else(|| key.clone(), |a| a.title.clone()),
                 "several articles have this title".to_string(),
                 "ambiguous",
