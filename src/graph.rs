@@ -70,17 +70,7 @@ impl LinkGraph {
         };
         let mut spellings: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
         for (from, body) in bodies.iter().enumerate() {
-            let mut seen = BTreeSet::new();
-            let mut edges = Vec::new();
-            for link in &body.links {
-                let edge = Edge {
-                    to: link.target.clone(),
-                    kind: link.kind,
-                };
-                if seen.insert(edge.clone()) {
-                    edges.push(edge);
-                }
-            }
+            let edges = edges_of(body);
             let mut targets = BTreeSet::new();
             for edge in &edges {
                 if !targets.insert(&edge.to) {
@@ -190,6 +180,150 @@ fn candidates(site: &Site, key: &str) -> Vec<ArticleId> {
     }
 }
 
+/// An article's edges, without repeats, in the order first written.
+fn edges_of(body: &RenderedBody) -> Vec<Edge> {
+    let mut seen = BTreeSet::new();
+    let mut edges = Vec::new();
+    for link in &body.links {
+        let edge = Edge {
+            to: link.target.clone(),
+            kind: link.kind,
+        };
+        if seen.insert(edge.clone()) {
+            edges.push(edge);
+        }
+    }
+    edges
+}
+
+/// The distinct targets of some edges, in order.
+fn targets_of(edges: &[Edge]) -> Vec<&Target> {
+    let mut seen = BTreeSet::new();
+    edges
+        .iter()
+        .map(|e| &e.to)
+        .filter(|t| seen.insert(*t))
+        .collect()
+}
+
+/// Inserts `id` into a list sorted by title, unless it is there.
+fn insert_by_title(site: &Site, ids: &mut Vec<ArticleId>, id: ArticleId) {
+    if let Err(at) = ids.binary_search_by_key(&site.title_rank[id], |&i| site.title_rank[i]) {
+        ids.insert(at, id);
+    }
+}
+
+impl LinkGraph {
+    /// Brings the graph up to date after the links of article `id` changed (and nothing that
+    /// decides how links resolve did): the same graph [`LinkGraph::build`] would make, without
+    /// looking at any other article's links than those to the titles this one gained or lost.
+    pub fn relink(&mut self, site: &Site, bodies: &[RenderedBody], id: ArticleId) {
+        let old = std::mem::take(&mut self.out[id]);
+        let new = edges_of(&bodies[id]);
+        let mut missing_pages = BTreeSet::new();
+        let mut ambiguous_pages = BTreeSet::new();
+        for target in targets_of(&old) {
+            match target {
+                Target::Article(to) if *to != id => self.backlinks[*to].retain(|&b| b != id),
+                Target::Article(_) => {}
+                Target::Missing(_) => {
+                    let page = target.page_path(site).into_owned();
+                    if let Some(m) = self.missing.get_mut(&page) {
+                        m.linked_from.retain(|&b| b != id);
+                    }
+                    missing_pages.insert(page);
+                }
+                Target::Ambiguous(_) => {
+                    let page = target.page_path(site).into_owned();
+                    if let Some(a) = self.ambiguous.get_mut(&page) {
+                        a.linked_from.retain(|&b| b != id);
+                    }
+                    ambiguous_pages.insert(page);
+                }
+            }
+        }
+        for target in targets_of(&new) {
+            match target {
+                Target::Article(to) if *to != id => {
+                    insert_by_title(site, &mut self.backlinks[*to], id);
+                }
+                Target::Article(_) => {}
+                Target::Missing(_) => {
+                    let page = target.page_path(site).into_owned();
+                    let entry = self.missing.entry(page.clone()).or_default();
+                    insert_by_title(site, &mut entry.linked_from, id);
+                    missing_pages.insert(page);
+                }
+                Target::Ambiguous(key) => {
+                    let page = target.page_path(site).into_owned();
+                    let entry =
+                        self.ambiguous
+                            .entry(page.clone())
+                            .or_insert_with(|| AmbiguousTitle {
+                                candidates: candidates(site, key),
+                                title: key.clone(),
+                                linked_from: Vec::new(),
+                            });
+                    insert_by_title(site, &mut entry.linked_from, id);
+                    ambiguous_pages.insert(page);
+                }
+            }
+        }
+        self.out[id] = new;
+        // What the touched titles show depends on all their linkers: count again.
+        for page in missing_pages {
+            let Some(entry) = self.missing.get(&page) else {
+                continue;
+            };
+            if entry.linked_from.is_empty() {
+                self.missing.remove(&page);
+                continue;
+            }
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for &from in &entry.linked_from {
+                for target in targets_of(&self.out[from]) {
+                    if let Target::Missing(title) = target
+                        && target.page_path(site) == page
+                    {
+                        *counts.entry(title).or_default() += 1;
+                    }
+                }
+            }
+            let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            let titles = counts.into_iter().map(|(t, _)| t.to_string()).collect();
+            if let Some(entry) = self.missing.get_mut(&page) {
+                entry.titles = titles;
+            }
+        }
+        for page in ambiguous_pages {
+            let Some(entry) = self.ambiguous.get(&page) else {
+                continue;
+            };
+            // The spelling of the first link, in the order the build meets them.
+            let first = entry.linked_from.iter().min().copied();
+            let title = first.and_then(|from| {
+                targets_of(&self.out[from])
+                    .into_iter()
+                    .find_map(|t| match t {
+                        Target::Ambiguous(key) if t.page_path(site) == page => Some(key.clone()),
+                        _ => None,
+                    })
+            });
+            match title {
+                Some(title) => {
+                    if let Some(entry) = self.ambiguous.get_mut(&page) {
+                        entry.title = title;
+                    }
+                }
+                None => {
+                    self.ambiguous.remove(&page);
+                }
+            }
+        }
+    }
+}
+
 /// Sorts article ids by title (case-insensitive, then exact, then path), as lists show them.
 pub fn sort_by_title(site: &Site, ids: &mut [ArticleId]) {
     ids.sort_unstable_by_key(|&id| site.title_rank[id]);
@@ -202,6 +336,12 @@ mod tests {
     use crate::markdown::{Dialect, PageContext, render_body};
 
     fn graph(files: &[(&str, &str)]) -> (Site, LinkGraph) {
+        let (site, bodies) = site_and_bodies(files);
+        let g = LinkGraph::build(&site, &bodies);
+        (site, g)
+    }
+
+    fn site_and_bodies(files: &[(&str, &str)]) -> (Site, Vec<RenderedBody>) {
         let site = crate::site::site_of(files);
         let bodies: Vec<RenderedBody> = (0..site.articles.len())
             .map(|id| {
@@ -214,8 +354,50 @@ mod tests {
                 render_body(a.body(), a.body_start, &cx, Dialect::Folio)
             })
             .collect();
-        let g = LinkGraph::build(&site, &bodies);
-        (site, g)
+        (site, bodies)
+    }
+
+    #[test]
+    fn relinking_one_article_gives_the_graph_a_build_would() {
+        let files = |a_body: &str| {
+            vec![
+                ("a.md", format!("+++\ntitle = \"A\"\n+++\n{a_body}")),
+                (
+                    "b.md",
+                    "+++\ntitle = \"B\"\n+++\n[[Gone]] [[Twin]] [[a]]".to_string(),
+                ),
+                (
+                    "c.md",
+                    "+++\ntitle = \"C\"\n+++\n[[gone]] [[TWIN]]".to_string(),
+                ),
+                ("t1.md", "+++\ntitle = \"Twin\"\n+++\n".to_string()),
+                ("t2.md", "+++\ntitle = \"Twin\"\n+++\n".to_string()),
+            ]
+        };
+        let bodies = [
+            "[[B]] [[Gone]] [[GONE]] [[Twin]]\n## See also\n- C",
+            "[[C]] [[Other missing]]",
+            "",
+            "[[gone]] [[twin]] [[B]] [[A]]",
+            "[[C]]",
+        ];
+        let site_for = |body: &str| {
+            let owned = files(body);
+            let files: Vec<(&str, &str)> = owned.iter().map(|(p, t)| (*p, t.as_str())).collect();
+            site_and_bodies(&files)
+        };
+        let (site, first) = site_for(bodies[0]);
+        let mut graph = LinkGraph::build(&site, &first);
+        for body in &bodies[1..] {
+            let (site, now) = site_for(body);
+            graph.relink(&site, &now, 0);
+            let expected = LinkGraph::build(&site, &now);
+            assert_eq!(
+                format!("{graph:?}"),
+                format!("{expected:?}"),
+                "after {body:?}"
+            );
+        }
     }
 
     #[test]

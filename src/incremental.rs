@@ -313,12 +313,16 @@ impl Session {
             };
             targets(body) != targets(&compiled.bodies[*id])
         });
-        let old_graph = links_changed.then(|| {
-            std::mem::replace(
-                &mut compiled.graph,
-                crate::graph::LinkGraph::build(&compiled.site, &compiled.bodies),
-            )
-        });
+        // The articles linked to or from the changed ones before the change.
+        let mut linked_before = BTreeSet::new();
+        if links_changed {
+            for (id, _, _) in &old {
+                neighbours(&compiled.graph, *id, &mut linked_before);
+            }
+            for (id, _, _) in &old {
+                compiled.graph.relink(&compiled.site, &compiled.bodies, *id);
+            }
+        }
         let diagnostics = crate::check_links(
             &compiled.source_diagnostics,
             &compiled.site,
@@ -330,9 +334,9 @@ impl Session {
             for (id, article, body) in old {
                 compiled.site.articles[id] = article;
                 compiled.bodies[id] = body;
-            }
-            if let Some(graph) = old_graph {
-                compiled.graph = graph;
+                if links_changed {
+                    compiled.graph.relink(&compiled.site, &compiled.bodies, id);
+                }
             }
             for rel in &scan.changed {
                 self.files.remove(rel);
@@ -346,16 +350,11 @@ impl Session {
         });
         // Other pages show a changed article's title, description and links, not its text:
         // when only the text changed, only its own page is rendered again.
-        let mut articles = BTreeSet::new();
+        let mut articles = linked_before;
         for (id, _, _) in &old {
             articles.insert(*id);
             if listings || links_changed {
-                for graph in [Some(&compiled.graph), old_graph.as_ref()]
-                    .into_iter()
-                    .flatten()
-                {
-                    neighbours(graph, *id, &mut articles);
-                }
+                neighbours(&compiled.graph, *id, &mut articles);
             }
         }
         let changes = Changes {
