@@ -23,8 +23,9 @@ pub struct InfoboxRowView {
     pub rows: Vec<InfoboxRowView>,
 }
 
-/// An infobox, ready for its template.
-#[derive(Debug, Clone, Serialize)]
+/// An infobox, ready for its template. Templates also get `fields`: each row's HTML by key,
+/// in the author's order (for per-type layouts), made from `rows` when the page is rendered.
+#[derive(Debug, Clone)]
 pub struct InfoboxView {
     /// The box's title (the `title` key, or the article's title).
     pub title: String,
@@ -34,8 +35,24 @@ pub struct InfoboxView {
     pub image: Option<ImageView>,
     /// Every other row, in the author's order.
     pub rows: Vec<InfoboxRowView>,
-    /// The same values by key, for per-type layouts.
-    pub fields: indexmap::IndexMap<String, String>,
+}
+
+impl Serialize for InfoboxView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fields: indexmap::IndexMap<&str, &str> = self
+            .rows
+            .iter()
+            .map(|row| (row.key.as_str(), row.html.as_str()))
+            .collect();
+        let mut view = serializer.serialize_struct("InfoboxView", 5)?;
+        view.serialize_field("title", &self.title)?;
+        view.serialize_field("template", &self.template)?;
+        view.serialize_field("image", &self.image)?;
+        view.serialize_field("rows", &self.rows)?;
+        view.serialize_field("fields", &fields)?;
+        view.end()
+    }
 }
 
 /// An image with its caption.
@@ -62,7 +79,6 @@ pub fn render(
     let mut title = article.title.clone();
     let mut image = None;
     let mut rows = Vec::new();
-    let mut fields = indexmap::IndexMap::new();
     for field in &infobox.fields {
         match (field.key.as_str(), &field.value) {
             ("title", toml::Value::String(t)) => title = t.clone(),
@@ -88,9 +104,7 @@ pub fn render(
             ("image", _) => {}
             ("caption", _) if infobox.get("image").is_some() => {}
             (key, value) => {
-                let row = renderer.row(key, value, field.offset, Depth::Top);
-                fields.insert(key.to_string(), row.html.clone());
-                rows.push(row);
+                rows.push(renderer.row(key, value, field.offset, Depth::Top));
             }
         }
     }
@@ -99,7 +113,6 @@ pub fn render(
         template: infobox.template.clone(),
         image,
         rows,
-        fields,
     };
     (view, renderer.links)
 }
