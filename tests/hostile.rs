@@ -241,3 +241,26 @@ fn a_template_that_loops_silently_without_end_stops_the_build_and_leaves_the_out
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_template_that_includes_itself_is_stopped_with_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    site_with_timeout(tmp.path());
+    std::fs::create_dir_all(tmp.path().join("templates")).unwrap();
+    std::fs::write(
+        tmp.path().join("templates/article.html"),
+        "{% include \"article.html\" %}",
+    )
+    .unwrap();
+    let Err(folio::Error::Content(diagnostics)) = build_within(tmp.path(), Duration::from_secs(20))
+    else {
+        panic!("the build should fail");
+    };
+    assert!(
+        diagnostics[0]
+            .to_string()
+            .contains("Circular include detected for template 'article.html'"),
+        "{diagnostics:?}"
+    );
+    assert!(!tmp.path().join("book/a.html").exists());
+}
