@@ -64,7 +64,12 @@ async function newPage(browser, problems, options = {}) {
   const page = await context.newPage();
   page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console error: ${msg.text()} (${msg.location().url})`); });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure() && req.failure().errorText}`));
+  // A request the browser cancels because the page navigated on (a favicon still loading) is
+  // not a failure; a missing file is (HTTP 404 below, ERR_FILE_NOT_FOUND from disk).
+  page.on("requestfailed", (req) => {
+    const error = req.failure() && req.failure().errorText;
+    if (error !== "net::ERR_ABORTED") problems.push(`request failed: ${req.url()} ${error}`);
+  });
   page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
   page.on("request", (req) => {
     const url = req.url();
