@@ -344,10 +344,9 @@ impl Session {
             return Err(Error::Content(diagnostics.into_sorted()));
         }
         compiled.diagnostics = diagnostics;
-        let listings = old.iter().any(|(id, article, _)| {
-            let now = &compiled.site.articles[*id];
-            now.description != article.description || now.categories != article.categories
-        });
+        let listings = old
+            .iter()
+            .any(|(id, article, _)| listing(&compiled.site.articles[*id]) != listing(article));
         // Other pages show a changed article's title, description and links, not its text:
         // when only the text changed, only its own page is rendered again.
         let mut articles = linked_before;
@@ -618,16 +617,36 @@ fn affected(
     out
 }
 
-/// Whether a changed article's description or categories differ from before.
+/// What the lists of articles show of one (besides its title): the home page, category and
+/// missing-title pages, the graph page and graph.json.
+fn listing(article: &Article) -> (&str, Vec<&str>, Option<&str>) {
+    (
+        &article.description,
+        article
+            .categories
+            .iter()
+            .map(|c| c.get_ref().as_str())
+            .collect(),
+        article.infobox.as_ref().and_then(|i| i.template.as_deref()),
+    )
+}
+
+/// Whether a changed article's description, categories or infobox template differ from before.
 fn listings_changed(
     previous: Option<&CompiledSite>,
     compiled: &CompiledSite,
     changed: &BTreeSet<String>,
 ) -> bool {
     differs(previous, compiled, changed, |c, id| {
-        let a = &c.site.articles[id];
-        let categories: Vec<String> = a.categories.iter().map(|c| c.get_ref().clone()).collect();
-        (a.description.clone(), categories)
+        let (description, categories, template) = listing(&c.site.articles[id]);
+        (
+            description.to_string(),
+            categories
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+            template.map(str::to_string),
+        )
     })
 }
 

@@ -119,6 +119,15 @@ fn every_rebuild_equals_a_full_build() {
     session.rebuild().unwrap();
     assert_same_as_full_build(&session, root, "a description change");
 
+    // An infobox template shows in graph.json.
+    write(
+        root,
+        "a4.md",
+        "+++\ntitle = \"Article 4\"\ndescription = \"a new description\"\n[infobox]\ntemplate = \"bilateral-relations\"\n+++\nLinks to [[Article 5]].\n",
+    );
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "an infobox template");
+
     // Adding an article that others already wanted.
     write(
         root,
