@@ -221,13 +221,11 @@ impl Session {
         Some(Scan {
             changed,
             removed: BTreeSet::new(),
-            diagnostics: self.listing.iter().cloned().fold(
-                crate::diagnostic::Diagnostics::default(),
-                |mut all, d| {
-                    all.push(d);
-                    all
-                },
-            ),
+            diagnostics: {
+                let mut listing = crate::diagnostic::Diagnostics::default();
+                listing.extend(self.listing.iter().cloned());
+                listing
+            },
         })
     }
 

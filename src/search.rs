@@ -344,35 +344,12 @@ impl Partition {
 
     /// Adds the terms of partition `p` of a batch of articles (numbered from `first`).
     fn add(&mut self, p: usize, first: u32, batch: &[DocTerms]) {
-        let keep = self.keep_first_uses;
-        let Partition {
-            text, table, terms, ..
-        } = self;
         for (n, doc) in batch.iter().enumerate() {
             let number = first + n as u32;
             for t in &doc.terms[doc.starts[p] as usize..doc.starts[p + 1] as usize] {
-                let term = doc.term(t);
-                let hash = hash_bytes(term.as_bytes());
-                let found = table.find(hash, |&(h, i)| {
-                    let e = &terms[i as usize];
-                    h == hash && &text[e.start as usize..(e.start + e.len) as usize] == term
-                });
-                let i = match found {
-                    Some(&(_, i)) => i as usize,
-                    None => {
-                        let i = terms.len();
-                        terms.push(TermPostings {
-                            start: text.len() as u32,
-                            len: term.len() as u32,
-                            postings: Vec::new(),
-                            first_uses: Vec::new(),
-                        });
-                        text.push_str(term);
-                        table.insert_unique(hash, (hash, i as u32), |&(h, _)| h);
-                        i
-                    }
-                };
-                let entry = &mut terms[i];
+                let keep = self.keep_first_uses;
+                let i = self.entry(doc.term(t));
+                let entry = &mut self.terms[i];
                 entry
                     .postings
                     .push((number, (t.count.min(255) << 3) | u32::from(t.flags)));
@@ -383,6 +360,25 @@ impl Partition {
                 }
             }
         }
+    }
+
+    /// The place of a term in `terms`, added without postings if it is new.
+    fn entry(&mut self, term: &str) -> usize {
+        let hash = hash_bytes(term.as_bytes());
+        if let Some(i) = self.find_hashed(term, hash) {
+            return i;
+        }
+        let i = self.terms.len();
+        self.terms.push(TermPostings {
+            start: self.text.len() as u32,
+            len: term.len() as u32,
+            postings: Vec::new(),
+            first_uses: Vec::new(),
+        });
+        self.text.push_str(term);
+        self.table
+            .insert_unique(hash, (hash, i as u32), |&(h, _)| h);
+        i
     }
 
     /// Writes the shard files of this partition; returns their keys and the rare terms' first
@@ -460,7 +456,10 @@ impl Partition {
     }
 
     fn find(&self, term: &str) -> Option<usize> {
-        let hash = hash_bytes(term.as_bytes());
+        self.find_hashed(term, hash_bytes(term.as_bytes()))
+    }
+
+    fn find_hashed(&self, term: &str, hash: u64) -> Option<usize> {
         self.table
             .find(hash, |&(h, i)| {
                 h == hash && self.term(&self.terms[i as usize]) == term
@@ -468,26 +467,10 @@ impl Partition {
             .map(|&(_, i)| i as usize)
     }
 
-    /// Sets (or, with `None`, removes) one article's posting of a term; returns the number of
-    /// articles the term was in before.
-    fn set(&mut self, term: &str, number: u32, posting: Option<(u32, u32)>) -> usize {
-        let i = match self.find(term) {
-            Some(i) => i,
-            None => {
-                let hash = hash_bytes(term.as_bytes());
-                let i = self.terms.len();
-                self.terms.push(TermPostings {
-                    start: self.text.len() as u32,
-                    len: term.len() as u32,
-                    postings: Vec::new(),
-                    first_uses: Vec::new(),
-                });
-                self.text.push_str(term);
-                self.table
-                    .insert_unique(hash, (hash, i as u32), |&(h, _)| h);
-                i
-            }
-        };
+    /// Sets (or, with `None`, removes) one article's posting of a term; returns the term's
+    /// place in `terms` and the number of articles it was in before.
+    fn set(&mut self, term: &str, number: u32, posting: Option<(u32, u32)>) -> (usize, usize) {
+        let i = self.entry(term);
         let entry = &mut self.terms[i];
         let before = entry.postings.len();
         match (
@@ -508,7 +491,7 @@ impl Partition {
             }
             (Err(_), None) => {}
         }
-        before
+        (i, before)
     }
 }
 
@@ -783,7 +766,7 @@ impl LiveIndex {
                     continue;
                 }
                 let partition = &mut self.partitions[partition(term)];
-                let count = partition.set(term, number as u32, is.copied());
+                let (i, before) = partition.set(term, number as u32, is.copied());
                 // Postings differ: the term's shard changes. The first use alone shows only
                 // in this article's text shard.
                 if was.map(|p| p.0) != is.map(|p| p.0) {
@@ -791,11 +774,10 @@ impl LiveIndex {
                 }
                 // A term that became rare, or stopped being rare, changes the contexts shown
                 // for every article that has it.
-                let now = partition.terms[partition.find(term).unwrap_or(0)]
-                    .postings
-                    .len();
-                if (count <= CONTEXT_MAX_ARTICLES) != (now <= CONTEXT_MAX_ARTICLES) {
-                    let entry = &partition.terms[partition.find(term).unwrap_or(0)];
+                let entry = &partition.terms[i];
+                if (before <= CONTEXT_MAX_ARTICLES)
+                    != (entry.postings.len() <= CONTEXT_MAX_ARTICLES)
+                {
                     for &(doc, _) in &entry.postings {
                         dirty_texts.insert(doc as usize / TEXT_SHARD_SIZE);
                     }
