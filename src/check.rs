@@ -24,10 +24,9 @@ pub fn broken_anchors(site: &Site, bodies: &[RenderedBody], severity: Severity) 
             }
             let a = &site.articles[from];
             let target = &site.articles[*to];
-            out.push(Diagnostic::at(
+            out.push(Diagnostic::at_position(
                 &a.display_path,
-                &a.text,
-                link.offset,
+                link.at,
                 severity,
                 format!(
                     "no section `{anchor}` in “{}” ({})",
@@ -67,10 +66,10 @@ pub fn missing_links(site: &Site, bodies: &[RenderedBody]) -> Vec<Diagnostic> {
                 ),
                 Target::Article(_) => continue,
             };
-            out.push(Diagnostic::error_at(
+            out.push(Diagnostic::at_position(
                 &a.display_path,
-                &a.text,
-                link.offset,
+                link.at,
+                Severity::Error,
                 message,
             ));
         }
@@ -174,7 +173,7 @@ fn ambiguous_links(compiled: &CompiledSite) -> Vec<AmbiguousLink> {
         let a = &site.articles[from];
         for link in &body.links {
             if let Target::Ambiguous(key) = &link.target {
-                let (line, col) = crate::diagnostic::line_col(&a.text, link.offset);
+                let crate::diagnostic::Position { line, col } = link.at;
                 out.push(AmbiguousLink {
                     at: format!("{}:{line}:{col}", a.display_path.display()),
                     title: key.clone(),

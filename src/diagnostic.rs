@@ -62,6 +62,22 @@ impl Diagnostic {
         }
     }
 
+    /// A diagnostic at a position found earlier (see [`LineIndex`]).
+    pub fn at_position(
+        path: &Path,
+        at: Position,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            line: at.line as usize,
+            col: at.col as usize,
+            severity,
+            message: message.into(),
+        }
+    }
+
     /// An error about a whole file (reported at 1:1).
     pub fn error_in_file(path: &Path, message: impl Into<String>) -> Self {
         Self {
@@ -111,6 +127,51 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let col = before[line_start..].chars().count() + 1;
     (line, col)
+}
+
+/// A place in a file: 1-based line and character column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub col: u32,
+}
+
+/// Finds the positions of byte offsets in one text, from a table of its line starts made once
+/// (so that many positions in one file cost one pass over it, not one each).
+pub struct LineIndex<'a> {
+    text: &'a str,
+    /// The byte offset where each line starts.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Indexes the lines of `text`.
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { text, starts }
+    }
+
+    /// The position of byte `offset`, as [`line_col`] gives it.
+    pub fn position(&self, offset: usize) -> Position {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let col = self.text[self.starts[line - 1]..offset].chars().count() + 1;
+        Position {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+        }
+    }
 }
 
 /// A list of diagnostics that a step collects, so that all of a run's problems are reported together.
@@ -181,6 +242,21 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_index_finds_the_positions_line_col_finds() {
+        let text = "ab\nçd\n\né€x\n";
+        let index = LineIndex::new(text);
+        for offset in 0..text.len() + 3 {
+            let (line, col) = line_col(text, offset);
+            let at = index.position(offset);
+            assert_eq!(
+                (at.line as usize, at.col as usize),
+                (line, col),
+                "offset {offset}"
+            );
+        }
+    }
 
     #[test]
     fn line_col_counts_lines_and_characters_from_one() {

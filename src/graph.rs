@@ -345,12 +345,8 @@ mod tests {
         let site = crate::site::site_of(files);
         let bodies: Vec<RenderedBody> = (0..site.articles.len())
             .map(|id| {
-                let cx = PageContext {
-                    site: &site,
-                    from: id,
-                    broken_link_severity: Severity::Warning,
-                };
                 let a = &site.articles[id];
+                let cx = PageContext::new(&site, id, &a.text, Severity::Warning);
                 render_body(a.body(), a.body_start, &cx, Dialect::Folio)
             })
             .collect();

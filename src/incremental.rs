@@ -301,7 +301,8 @@ impl Session {
         let mut old: Vec<(ArticleId, Article, RenderedBody)> = Vec::new();
         for (id, article) in edits {
             let previous = std::mem::replace(&mut compiled.site.articles[id], article);
-            let body = crate::render_body(&compiled.site, id, severity);
+            let site = &compiled.site;
+            let body = crate::render_body(site, id, &site.articles[id].text, severity);
             let previous_body = std::mem::replace(&mut compiled.bodies[id], body);
             old.push((id, previous, previous_body));
         }

@@ -219,13 +219,27 @@ pub fn link(
 ) -> CompiledSite {
     let strict = inputs.strict_flag || inputs.config.build.strict;
     let mut source_diagnostics = inputs.diagnostics;
-    let (site, site_diagnostics) = Site::new(inputs.config, inputs.articles);
+    let (mut site, site_diagnostics) = Site::new(inputs.config, inputs.articles);
     source_diagnostics.extend(site_diagnostics.into_sorted());
     timings.step("index titles");
     let severity = severity(strict);
-    let bodies: Vec<RenderedBody> = (0..site.articles.len())
+    // Each article's Markdown is let go as soon as its body is rendered, so that the sources
+    // and the bodies are never all held at once; the front matter stays (the positions of
+    // warnings that pages give point into it).
+    let sources: Vec<String> = site
+        .articles
+        .iter_mut()
+        .map(|a| {
+            let front_matter = a.text[..a.body_start].to_string();
+            std::mem::replace(&mut a.text, front_matter)
+        })
+        .collect();
+    let bodies: Vec<RenderedBody> = sources
         .into_par_iter()
-        .map(|id| reuse(&site, id).unwrap_or_else(|| render_body(&site, id, severity)))
+        .enumerate()
+        .map(|(id, source)| {
+            reuse(&site, id).unwrap_or_else(|| render_body(&site, id, &source, severity))
+        })
         .collect();
     timings.step("render Markdown");
     let graph = LinkGraph::build(&site, &bodies);
@@ -279,8 +293,8 @@ pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Clone)]
 pub struct Timings {
     last: Instant,
-    /// (step, time) in order.
-    pub steps: Vec<(&'static str, Duration)>,
+    /// (step, time, peak memory so far in bytes where the platform tells it) in order.
+    pub steps: Vec<(&'static str, Duration, Option<u64>)>,
     progress: Option<Progress>,
 }
 
@@ -313,12 +327,26 @@ impl Timings {
     /// Records the time since the previous step under `name`.
     pub fn step(&mut self, name: &'static str) {
         let now = Instant::now();
-        self.steps.push((name, now - self.last));
+        self.steps.push((name, now - self.last, peak_memory()));
         self.last = now;
         if let Some(progress) = &self.progress {
             progress(name);
         }
     }
+}
+
+/// The process's peak resident memory so far, in bytes (Linux only: `VmHWM`).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// Parses every source file, collecting the problems.
@@ -335,15 +363,17 @@ pub fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostic
     articles
 }
 
-/// Renders one article's body and infobox.
-pub(crate) fn render_body(site: &Site, id: ArticleId, severity: Severity) -> RenderedBody {
-    let cx = PageContext {
-        site,
-        from: id,
-        broken_link_severity: severity,
-    };
+/// Renders one article's body and infobox from `source`, its whole file.
+pub(crate) fn render_body(
+    site: &Site,
+    id: ArticleId,
+    source: &str,
+    severity: Severity,
+) -> RenderedBody {
+    let cx = PageContext::new(site, id, source, severity);
     let article = &site.articles[id];
-    let mut body = markdown::render_body(article.body(), article.body_start, &cx, Dialect::Folio);
+    let markdown = source.get(article.body_start..).unwrap_or_default();
+    let mut body = markdown::render_body(markdown, article.body_start, &cx, Dialect::Folio);
     if let Some(infobox) = &article.infobox {
         let (view, links) = infobox::render(article, infobox, &cx);
         body.links.extend(links);
@@ -385,12 +415,6 @@ pub fn build_observed(
     }
     let staging = output::Staging::new(&dest)?;
     let mut diagnostics = compiled.diagnostics.clone();
-    // Every body is rendered and every link checked: the Markdown can go (the front matter
-    // stays, for the positions of the warnings pages may still give).
-    for article in &mut compiled.site.articles {
-        article.text.truncate(article.body_start);
-        article.text.shrink_to_fit();
-    }
     let mut timings = std::mem::replace(&mut compiled.timings, Timings::start());
     let written = pages::write_site(&mut compiled, &staging, &mut timings);
     compiled.timings = timings;

@@ -237,8 +237,9 @@ fn build(options: folio::BuildOptions, verbosity: Verbosity) -> Result<ExitCode,
         eprintln!("{d}");
     }
     if verbosity == Verbosity::Verbose {
-        for (step, time) in &report.timings.steps {
-            println!("{:>8.1} ms  {step}", time.as_secs_f64() * 1000.0);
+        for (step, time, peak) in &report.timings.steps {
+            let peak = peak.map_or(String::new(), |p| format!("{:>6} MB peak  ", p >> 20));
+            println!("{:>8.1} ms  {peak}{step}", time.as_secs_f64() * 1000.0);
         }
     }
     if verbosity != Verbosity::Quiet {

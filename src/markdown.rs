@@ -90,8 +90,8 @@ pub struct LinkUse {
     pub target: Target,
     /// The `#Section` part, as written.
     pub anchor: Option<String>,
-    /// Byte offset in the article file.
-    pub offset: usize,
+    /// Where it is written in the article file.
+    pub at: crate::diagnostic::Position,
     /// Where it stands.
     pub kind: LinkKind,
 }
@@ -147,11 +147,33 @@ pub struct PageContext<'a> {
     pub from: ArticleId,
     /// Severity of broken links: warnings unless the build is strict.
     pub broken_link_severity: Severity,
+    /// The article's whole file (offsets point into it).
+    source: &'a str,
+    /// Its lines, indexed on the first position asked for.
+    lines: std::cell::OnceCell<crate::diagnostic::LineIndex<'a>>,
 }
 
-impl PageContext<'_> {
+impl<'a> PageContext<'a> {
+    /// The context of article `from`, whose whole file is `source`.
+    pub fn new(site: &'a Site, from: ArticleId, source: &'a str, severity: Severity) -> Self {
+        PageContext {
+            site,
+            from,
+            broken_link_severity: severity,
+            source,
+            lines: std::cell::OnceCell::new(),
+        }
+    }
+
     fn article(&self) -> &crate::article::Article {
         &self.site.articles[self.from]
+    }
+
+    /// The position of a byte offset into the article's file.
+    pub fn position(&self, offset: usize) -> crate::diagnostic::Position {
+        self.lines
+            .get_or_init(|| crate::diagnostic::LineIndex::new(self.source))
+            .position(offset)
     }
 
     /// A relative URL from this page to `page_path` (+ `#fragment`).
@@ -169,11 +191,9 @@ impl PageContext<'_> {
     }
 
     fn report(&self, offset: usize, message: String) -> Diagnostic {
-        let a = self.article();
-        Diagnostic::at(
-            &a.display_path,
-            &a.text,
-            offset,
+        Diagnostic::at_position(
+            &self.article().display_path,
+            self.position(offset),
             self.broken_link_severity,
             message,
         )
@@ -237,11 +257,7 @@ pub fn render_standalone(markdown: &str, dialect: Dialect) -> RenderedBody {
         body_start: 0,
     };
     let (site, _) = Site::new(crate::config::Config::default(), vec![article]);
-    let cx = PageContext {
-        site: &site,
-        from: 0,
-        broken_link_severity: Severity::Warning,
-    };
+    let cx = PageContext::new(&site, 0, markdown, Severity::Warning);
     render_body(markdown, 0, &cx, dialect)
 }
 
@@ -556,7 +572,7 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         self.result.links.push(LinkUse {
             target,
             anchor: anchor.map(str::to_string),
-            offset,
+            at: self.cx.position(offset),
             kind: self.link_kind,
         });
         Href {
@@ -578,7 +594,7 @@ impl<'c, 's> BodyRenderer<'c, 's> {
             self.result.links.push(LinkUse {
                 target: Target::Article(self.cx.from),
                 anchor: Some(anchor.to_string()),
-                offset,
+                at: self.cx.position(offset),
                 kind: self.link_kind,
             });
             return MarkdownLink::AsWritten;
@@ -891,12 +907,8 @@ mod tests {
     use crate::site::site_of as site;
 
     fn render(site: &Site, id: ArticleId) -> RenderedBody {
-        let cx = PageContext {
-            site,
-            from: id,
-            broken_link_severity: Severity::Warning,
-        };
         let a = &site.articles[id];
+        let cx = PageContext::new(site, id, &a.text, Severity::Warning);
         render_body(a.body(), a.body_start, &cx, Dialect::Folio)
     }
 

@@ -95,31 +95,66 @@ fn is_cjk(c: char) -> bool {
 
 /// Calls `f` with each term of some text, folded, and the byte offset where it starts: words
 /// of letters and digits, and CJK runs as single characters and overlapping pairs.
+///
+/// Most words are ASCII: those already in lower case are handed over as slices of `text`,
+/// without being copied; the others are folded into a buffer.
 pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
+    let bytes = text.as_bytes();
+    // The word being read: `text[word_start..at]` while `borrowed`, else `word`.
     let mut word = String::new();
     let mut word_start = 0;
+    let mut in_word = false;
+    let mut borrowed = false;
     let mut previous_cjk: Option<(char, usize)> = None;
     let mut single = String::new();
     let mut pair = String::new();
-    for (at, c) in text.char_indices() {
-        let is_word_char = if c.is_ascii() {
-            c.is_ascii_alphanumeric()
-        } else {
-            c.is_alphanumeric() || is_combining_mark(c)
+    let mut at = 0;
+    macro_rules! end_word {
+        () => {
+            if in_word {
+                if borrowed {
+                    f(&text[word_start..at], word_start);
+                } else {
+                    f(&word, word_start);
+                }
+                in_word = false;
+            }
         };
-        if !is_word_char {
-            if !word.is_empty() {
-                f(&word, word_start);
+    }
+    while at < bytes.len() {
+        let b = bytes[at];
+        if b.is_ascii() {
+            if !b.is_ascii_alphanumeric() {
+                end_word!();
+            } else if !in_word {
+                in_word = true;
+                word_start = at;
+                borrowed = !b.is_ascii_uppercase();
+                if !borrowed {
+                    word.clear();
+                    word.push(b.to_ascii_lowercase() as char);
+                }
+            } else if borrowed && b.is_ascii_uppercase() {
                 word.clear();
+                word.push_str(&text[word_start..at]);
+                word.push(b.to_ascii_lowercase() as char);
+                borrowed = false;
+            } else if !borrowed {
+                word.push(b.to_ascii_lowercase() as char);
             }
             previous_cjk = None;
+            at += 1;
             continue;
         }
-        if !c.is_ascii() && is_cjk(c) {
-            if !word.is_empty() {
-                f(&word, word_start);
-                word.clear();
-            }
+        let c = text[at..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        if !(c.is_alphanumeric() || is_combining_mark(c)) {
+            end_word!();
+            previous_cjk = None;
+        } else if is_cjk(c) {
+            end_word!();
             single.clear();
             push_folded(&mut single, c);
             f(&single, at);
@@ -132,15 +167,26 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
             }
             previous_cjk = Some((folded, at));
         } else {
-            if word.is_empty() {
+            if in_word && borrowed {
+                word.clear();
+                word.push_str(&text[word_start..at]);
+            } else if !in_word {
+                word.clear();
                 word_start = at;
             }
-            previous_cjk = None;
+            borrowed = false;
             push_folded(&mut word, c);
+            // (A word of combining marks alone folds to nothing, and is no word.)
+            in_word = !word.is_empty();
+            previous_cjk = None;
         }
+        at += c.len_utf8();
     }
-    if !word.is_empty() {
-        f(&word, word_start);
+    if in_word {
+        f(
+            if borrowed { &text[word_start..] } else { &word },
+            word_start,
+        );
     }
 }
 
@@ -855,6 +901,76 @@ mod tests {
             ["北", "京", "北京", "大", "京大", "学", "大学"]
         );
         assert_eq!(terms("in 東京 now"), ["in", "東", "京", "東京", "now"]);
+    }
+
+    /// The first, char-by-char version of [`for_each_term`], which the fast one must match.
+    fn for_each_term_reference(text: &str, mut f: impl FnMut(&str, usize)) {
+        let mut word = String::new();
+        let mut word_start = 0;
+        let mut previous_cjk: Option<(char, usize)> = None;
+        let mut single = String::new();
+        let mut pair = String::new();
+        for (at, c) in text.char_indices() {
+            let is_word_char = if c.is_ascii() {
+                c.is_ascii_alphanumeric()
+            } else {
+                c.is_alphanumeric() || is_combining_mark(c)
+            };
+            if !is_word_char {
+                if !word.is_empty() {
+                    f(&word, word_start);
+                    word.clear();
+                }
+                previous_cjk = None;
+                continue;
+            }
+            if !c.is_ascii() && is_cjk(c) {
+                if !word.is_empty() {
+                    f(&word, word_start);
+                    word.clear();
+                }
+                single.clear();
+                push_folded(&mut single, c);
+                f(&single, at);
+                let folded = single.chars().next().unwrap_or(c);
+                if let Some((p, p_at)) = previous_cjk {
+                    pair.clear();
+                    pair.push(p);
+                    pair.push(folded);
+                    f(&pair, p_at);
+                }
+                previous_cjk = Some((folded, at));
+            } else {
+                if word.is_empty() {
+                    word_start = at;
+                }
+                previous_cjk = None;
+                push_folded(&mut word, c);
+            }
+        }
+        if !word.is_empty() {
+            f(&word, word_start);
+        }
+    }
+
+    #[test]
+    fn the_fast_term_reader_matches_the_char_by_char_one() {
+        let texts = [
+            "Kosovo's 2008 independence",
+            "ÉCOLE normale Dačić-GËRVALLA x\u{301}y \u{301}\u{301}abc ABC\u{301} aB",
+            "北京大学 in 東京 nowÄ Ångström 123abcDEF ﬁne İstanbul ǅemal",
+            "",
+            "  a  ",
+            "Z",
+            "\u{301}",
+            "mixedCASEword,andMORE;Ω Ωmega ωMEGA ÀÉÎ éA aÉ",
+        ];
+        for text in texts {
+            let (mut fast, mut reference) = (Vec::new(), Vec::new());
+            for_each_term(text, |t, at| fast.push((t.to_string(), at)));
+            for_each_term_reference(text, |t, at| reference.push((t.to_string(), at)));
+            assert_eq!(fast, reference, "{text:?}");
+        }
     }
 
     #[test]
