@@ -519,27 +519,39 @@ fn update_output(
     files: &BTreeSet<String>,
     fresh: BTreeMap<String, Vec<u8>>,
 ) -> Option<Vec<String>> {
-    if files
-        .iter()
-        .any(|path| !fresh.contains_key(path) && !output.contains_key(path))
-    {
+    // `files` and the last output are both sorted: walked side by side, they give the paths
+    // that are new and those that are gone without a lookup per file.
+    let mut new_paths = Vec::new();
+    let mut changed: Vec<String> = Vec::new();
+    let mut old = output.keys().peekable();
+    for path in files {
+        while let Some(gone) = old.next_if(|o| o.as_str() < path.as_str()) {
+            changed.push(gone.clone());
+        }
+        if old.next_if(|o| *o == path).is_none() {
+            new_paths.push(path);
+        }
+    }
+    changed.extend(old.cloned());
+    if new_paths.iter().any(|path| !fresh.contains_key(*path)) {
         return None;
     }
-    let output = std::sync::Arc::make_mut(output);
-    let mut changed: Vec<String> = output
-        .keys()
-        .filter(|path| !files.contains(*path))
-        .cloned()
+    let rewritten: Vec<(String, Vec<u8>)> = fresh
+        .into_iter()
+        .filter(|(path, bytes)| {
+            files.contains(path) && output.get(path).is_none_or(|old| **old != bytes[..])
+        })
         .collect();
-    output.retain(|path, _| files.contains(path));
-    for (path, bytes) in fresh {
-        if !files.contains(&path) {
-            continue;
-        }
-        if output.get(&path).is_none_or(|old| **old != bytes[..]) {
-            changed.push(path.clone());
-            output.insert(path, bytes.into());
-        }
+    if changed.is_empty() && rewritten.is_empty() {
+        return Some(changed);
+    }
+    let output = std::sync::Arc::make_mut(output);
+    for gone in &changed {
+        output.remove(gone);
+    }
+    for (path, bytes) in rewritten {
+        changed.push(path.clone());
+        output.insert(path, bytes.into());
     }
     changed.sort();
     Some(changed)

@@ -570,23 +570,17 @@ struct RedirectView {
 /// those changed) leaves them as they were.
 fn redirect_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
     let site = r.site;
-    let mut taken: std::collections::HashSet<String> =
-        site.articles.iter().map(|a| a.page_path.clone()).collect();
-    let mut pages = Vec::new();
-    for (id, article) in site.articles.iter().enumerate() {
-        for alias in &article.aliases {
-            let path = site.alias_page_path(id, alias.get_ref());
-            if taken.contains(&path) || crate::site::RESERVED_PAGES.contains(&path.as_str()) {
-                continue;
-            }
-            taken.insert(path.clone());
+    site.redirects()
+        .iter()
+        .map(|(path, id)| {
+            let file = format!("{path}.html");
             if !selection.wants_config_pages() {
-                pages.push((format!("{path}.html"), None));
-                continue;
+                return Ok((file, None));
             }
+            let article = &site.articles[*id];
             let view = RedirectView {
                 title: article.title.clone(),
-                href: relative_page_url(&path, &article.page_path),
+                href: relative_page_url(path, &article.page_path),
                 absolute: site
                     .config
                     .output
@@ -595,13 +589,9 @@ fn redirect_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
                     .as_ref()
                     .map(|u| format!("{u}{}.html", article.page_path)),
             };
-            pages.push((
-                format!("{path}.html"),
-                Some(r.page("redirect.html", "redirect", &path, view)?),
-            ));
-        }
-    }
-    Ok(pages)
+            Ok((file, Some(r.page("redirect.html", "redirect", path, view)?)))
+        })
+        .collect()
 }
 
 #[derive(Serialize)]

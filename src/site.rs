@@ -35,6 +35,9 @@ pub struct Site {
     /// Each article's place in title order (case-insensitive title, then exact title, then
     /// path): lists of articles sort by it without comparing strings again.
     pub title_rank: Vec<u32>,
+    /// The alias redirect pages, found once (they depend on titles, aliases and paths, which
+    /// `folio serve` never changes in a site it patches).
+    redirects: std::sync::OnceLock<Vec<(String, ArticleId)>>,
 }
 
 /// What a link to a title means.
@@ -201,9 +204,30 @@ impl Site {
                 articles,
                 index,
                 title_rank,
+                redirects: std::sync::OnceLock::new(),
             },
             diagnostics,
         )
+    }
+
+    /// Every alias redirect page: its path and the article it leads to. An alias whose page
+    /// would take the place of an article's, a reserved page or an earlier redirect has none.
+    pub fn redirects(&self) -> &[(String, ArticleId)] {
+        self.redirects.get_or_init(|| {
+            let mut taken: std::collections::HashSet<String> =
+                self.articles.iter().map(|a| a.page_path.clone()).collect();
+            let mut paths = Vec::new();
+            for (id, article) in self.articles.iter().enumerate() {
+                for alias in &article.aliases {
+                    let path = self.alias_page_path(id, alias.get_ref());
+                    if RESERVED_PAGES.contains(&path.as_str()) || !taken.insert(path.clone()) {
+                        continue;
+                    }
+                    paths.push((path, id));
+                }
+            }
+            paths
+        })
     }
 
     /// The page path of an alias's redirect: beside the article, named after the alias.
