@@ -189,16 +189,19 @@ pub const SITE_GRAPH_MISSING_LIMIT: usize = 30;
 /// Draws the site graph: the `SITE_GRAPH_LIMIT` most connected articles, the titles they want
 /// most that nobody has written, and the links between them.
 pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph {
-    let mut ids: Vec<ArticleId> = (0..site.articles.len())
+    // The most connected articles (ties go to the first path): picked, not sorted, from all.
+    let mut ranked: Vec<(std::cmp::Reverse<usize>, &str, ArticleId)> = (0..site.articles.len())
         .filter(|&id| site.articles[id].page_path != "index")
+        .map(|id| {
+            let degree = std::cmp::Reverse(graph.degree(id));
+            (degree, site.articles[id].rel_path.as_str(), id)
+        })
         .collect();
-    ids.sort_by_key(|&id| {
-        (
-            std::cmp::Reverse(graph.degree(id)),
-            site.articles[id].rel_path.clone(),
-        )
-    });
-    ids.truncate(SITE_GRAPH_LIMIT);
+    if ranked.len() > SITE_GRAPH_LIMIT {
+        ranked.select_nth_unstable(SITE_GRAPH_LIMIT - 1);
+        ranked.truncate(SITE_GRAPH_LIMIT);
+    }
+    let mut ids: Vec<ArticleId> = ranked.into_iter().map(|(_, _, id)| id).collect();
     ids.sort_unstable();
     let mut nodes: Vec<Node> = ids
         .iter()

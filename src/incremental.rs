@@ -444,11 +444,13 @@ impl Session {
             diagnostics,
             strict_flag: false,
         };
-        let compiled = crate::link(inputs, Timings::start(), |site, id| {
+        let mut compiled = crate::link(inputs, Timings::start(), |site, id| {
             old_bodies
                 .get(site.articles[id].rel_path.as_str())
                 .map(|b| (*b).clone())
         });
+        // Edits that follow draw graph.json again only where they touch it.
+        compiled.graph_json_pieces = Some(Default::default());
         let bodies_rendered = compiled.bodies.len() - old_bodies.len();
         drop(old_bodies);
         if compiled.diagnostics.has_errors() {

@@ -154,6 +154,8 @@ pub struct CompiledSite {
     pub root: PathBuf,
     /// How long each step took.
     pub timings: Timings,
+    /// graph.json's pieces, kept by `folio serve` between edits (a build has none).
+    pub graph_json_pieces: Option<std::sync::Mutex<pages::GraphJsonPieces>>,
 }
 
 /// Reads and links a whole site (steps 1 to 5).
@@ -255,6 +257,7 @@ pub fn link(
         strict,
         root: inputs.root.to_path_buf(),
         timings,
+        graph_json_pieces: None,
     }
 }
 

@@ -230,7 +230,11 @@ fn generated_files(
                         search_page(&renderer, selection),
                     ]
                 },
-                || selection.wants_graph().then(|| graph_json(compiled)),
+                || {
+                    selection
+                        .wants_graph()
+                        .then(|| graph_json_for(compiled, selection))
+                },
             )
         },
         || match search_index {
@@ -712,62 +716,145 @@ struct GraphEdge<'a> {
     kind: LinkKind,
 }
 
+/// graph.json in pieces: each article's record and the lines of its edges. `folio serve`
+/// keeps them between edits (see [`CompiledSite::graph_json_pieces`]) and draws again only the
+/// pieces of the articles an edit touched; a build draws them one after another.
+#[derive(Default)]
+pub struct GraphJsonPieces {
+    articles: Vec<Box<[u8]>>,
+    edges: Vec<Box<[u8]>>,
+}
+
 /// The whole graph for other tools; its schema is documented in the README.
 pub fn graph_json(compiled: &CompiledSite) -> String {
+    graph_json_for(compiled, Selection::All)
+}
+
+/// graph.json, drawing again (where pieces are kept) only what `selection` says changed.
+fn graph_json_for(compiled: &CompiledSite, selection: Selection<'_>) -> String {
     let site = &compiled.site;
     let graph = &compiled.graph;
-    let articles: Vec<GraphArticle> = site
-        .articles
-        .iter()
-        .map(|a| GraphArticle {
-            slug: &a.page_path,
-            title: &a.title,
-            url: format!("{}.html", a.page_path),
-            description: &a.description,
-            categories: a.categories.iter().map(|c| c.get_ref().as_str()).collect(),
-            infobox_template: a.infobox.as_ref().and_then(|i| i.template.as_deref()),
-        })
-        .collect();
-    let missing: Vec<GraphMissing> = graph
-        .missing
-        .iter()
-        .map(|(path, m)| GraphMissing {
-            slug: path,
-            title: m.title(),
-            url: format!("{path}.html"),
-        })
-        .collect();
-    let mut edges = Vec::new();
-    for (from, out) in graph.out.iter().enumerate() {
-        for e in out {
-            if e.to == Target::Article(from) {
-                continue;
+    let n = site.articles.len();
+    // One record per line: compact, and a change to the site shows as changed lines.
+    let mut json = Vec::with_capacity(1400 * n);
+    json.extend_from_slice(b"{\n");
+    let mut kept = compiled
+        .graph_json_pieces
+        .as_ref()
+        .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let pieces: Option<&mut GraphJsonPieces> = kept.as_deref_mut();
+    match pieces {
+        Some(pieces) => {
+            let redraw_all = pieces.articles.len() != n || matches!(selection, Selection::All);
+            if redraw_all {
+                pieces.articles = (0..n)
+                    .map(|id| article_record(compiled, id).into())
+                    .collect();
+                pieces.edges = (0..n).map(|id| edge_records(compiled, id).into()).collect();
+            } else if let Selection::Only(changes) = selection {
+                for &id in &changes.articles {
+                    pieces.articles[id] = article_record(compiled, id).into();
+                    pieces.edges[id] = edge_records(compiled, id).into();
+                }
             }
-            edges.push(GraphEdge {
-                from: &site.articles[from].page_path,
-                to: e.to.page_path(site),
-                kind: e.kind,
-            });
+            push_pieces(
+                &mut json,
+                "articles",
+                pieces.articles.iter().map(|p| &p[..]),
+                false,
+            );
+            push_missing(&mut json, graph);
+            push_pieces(
+                &mut json,
+                "edges",
+                pieces.edges.iter().map(|p| &p[..]),
+                true,
+            );
+        }
+        None => {
+            let articles = (0..n).map(|id| article_record(compiled, id));
+            push_pieces(&mut json, "articles", articles, false);
+            push_missing(&mut json, graph);
+            push_pieces(
+                &mut json,
+                "edges",
+                (0..n).map(|id| edge_records(compiled, id)),
+                true,
+            );
         }
     }
-    // One record per line: compact, and a change to the site shows as changed lines.
-    let mut json = Vec::with_capacity(100 * (articles.len() + edges.len()));
-    json.extend_from_slice(b"{\n");
-    push_records(&mut json, "articles", &articles, false);
-    push_records(&mut json, "missing", &missing, false);
-    push_records(&mut json, "edges", &edges, true);
     json.extend_from_slice(b"}\n");
     String::from_utf8(json).unwrap_or_default()
 }
 
-/// `"name": [` then one record per line, then `]`.
-fn push_records<T: Serialize>(json: &mut Vec<u8>, name: &str, records: &[T], last: bool) {
-    json.extend_from_slice(format!("\"{name}\": [").as_bytes());
-    for (i, record) in records.iter().enumerate() {
-        json.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-        let _ = serde_json::to_writer(&mut *json, record);
+/// An article's record in graph.json.
+fn article_record(compiled: &CompiledSite, id: ArticleId) -> Vec<u8> {
+    let a = &compiled.site.articles[id];
+    let record = GraphArticle {
+        slug: &a.page_path,
+        title: &a.title,
+        url: format!("{}.html", a.page_path),
+        description: &a.description,
+        categories: a.categories.iter().map(|c| c.get_ref().as_str()).collect(),
+        infobox_template: a.infobox.as_ref().and_then(|i| i.template.as_deref()),
+    };
+    serde_json::to_vec(&record).unwrap_or_default()
+}
+
+/// An article's edges in graph.json, one record per line (nothing if it links nowhere else).
+fn edge_records(compiled: &CompiledSite, from: ArticleId) -> Vec<u8> {
+    let site = &compiled.site;
+    let mut out = Vec::new();
+    for e in &compiled.graph.out[from] {
+        if e.to == Target::Article(from) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.extend_from_slice(b",\n");
+        }
+        let edge = GraphEdge {
+            from: &site.articles[from].page_path,
+            to: e.to.page_path(site),
+            kind: e.kind,
+        };
+        let _ = serde_json::to_writer(&mut out, &edge);
     }
-    json.extend_from_slice(match (records.is_empty(), last) {
+    out
+}
+
+/// The missing titles' records.
+fn push_missing(json: &mut Vec<u8>, graph: &crate::graph::LinkGraph) {
+    let records = graph.missing.iter().map(|(path, m)| {
+        serde_json::to_vec(&GraphMissing {
+            slug: path,
+            title: m.title(),
+            url: format!("{path}.html"),
+        })
+        .unwrap_or_default()
+    });
+    push_pieces(json, "missing", records, false);
+}
+
+/// `"name": [` then the pieces' records, one per line, then `]`. A piece holds one record or
+/// several lines of them, or nothing.
+fn push_pieces<P: AsRef<[u8]>>(
+    json: &mut Vec<u8>,
+    name: &str,
+    pieces: impl Iterator<Item = P>,
+    last: bool,
+) {
+    json.extend_from_slice(format!("\"{name}\": [").as_bytes());
+    let mut empty = true;
+    for piece in pieces {
+        let piece = piece.as_ref();
+        if piece.is_empty() {
+            continue;
+        }
+        json.extend_from_slice(if empty { b"\n" } else { b",\n" });
+        json.extend_from_slice(piece);
+        empty = false;
+    }
+    json.extend_from_slice(match (empty, last) {
         (true, true) => b"]\n",
         (true, false) => b"],\n",
         (false, true) => b"\n]\n",
