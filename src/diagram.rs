@@ -323,7 +323,32 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
 
 /// Force-directed layout in the unit square: a fixed start on a spiral, a fixed number of
 /// steps, so that the result depends only on the graph.
+/// The last site graph layout drawn, with what it was drawn from. A layout is a function of
+/// the number of nodes and the edges alone, so the same ones get it again without the work
+/// (as after most edits `folio serve` sees).
+type Layout = (usize, Vec<(usize, usize)>, Vec<(f64, f64)>);
+static LAST_LAYOUT: std::sync::Mutex<Option<Layout>> = std::sync::Mutex::new(None);
+
+/// Places `n` nodes joined by `edges` in the unit square (see [`draw_layout`]), or gives the
+/// last layout again if it was drawn from the same.
 fn layout(n: usize, edges: &BTreeMap<(usize, usize), LinkKind>) -> Vec<(f64, f64)> {
+    let key: Vec<(usize, usize)> = edges.keys().copied().collect();
+    if let Ok(last) = LAST_LAYOUT.lock()
+        && let Some((last_n, last_key, points)) = last.as_ref()
+        && *last_n == n
+        && *last_key == key
+    {
+        return points.clone();
+    }
+    let points = draw_layout(n, edges);
+    if let Ok(mut last) = LAST_LAYOUT.lock() {
+        *last = Some((n, key, points.clone()));
+    }
+    points
+}
+
+/// A force-directed layout: nodes repel, edges pull, for a fixed number of cooling rounds.
+fn draw_layout(n: usize, edges: &BTreeMap<(usize, usize), LinkKind>) -> Vec<(f64, f64)> {
     let mut pos: Vec<(f64, f64)> = (0..n)
         .map(|i| {
             let t = i as f64 * 2.399_963; // golden angle

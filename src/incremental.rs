@@ -355,28 +355,49 @@ impl Session {
                 neighbours(&compiled.graph, *id, &mut articles);
             }
         }
+        let mut lists = BTreeSet::new();
+        if listings || links_changed {
+            let site = &compiled.site;
+            for (id, previous, previous_body) in &old {
+                lists.extend(crate::pages::list_pages_of(site, previous, previous_body));
+                lists.extend(crate::pages::list_pages_of(
+                    site,
+                    &site.articles[*id],
+                    &compiled.bodies[*id],
+                ));
+            }
+        }
         let changes = Changes {
             articles,
             listings,
             links: links_changed,
+            lists,
         };
         let sink = MemoryOutput::default();
-        let written = crate::pages::write_pages(
-            compiled,
-            &sink,
-            Selection::Only(&changes),
-            false,
-            &mut Timings::start(),
-        )?;
+        let old_refs: Vec<(ArticleId, &Article, &RenderedBody)> =
+            old.iter().map(|(id, a, b)| (*id, a, b)).collect();
+        // The pages and the search index are drawn side by side.
+        let compiled = &*compiled;
+        let (written, searched) = rayon::join(
+            || {
+                crate::pages::write_pages(
+                    compiled,
+                    &sink,
+                    Selection::Only(&changes),
+                    false,
+                    &mut Timings::start(),
+                )
+            },
+            || search.update(&compiled.site, &compiled.bodies, &old_refs, &sink),
+        );
+        let written = written?;
         if written.diagnostics.has_errors() {
             // The last build is half replaced: start again from nothing next time.
             self.compiled = None;
             self.search = None;
             return Err(Error::Content(written.diagnostics.into_sorted()));
         }
-        let old_refs: Vec<(ArticleId, &Article, &RenderedBody)> =
-            old.iter().map(|(id, a, b)| (*id, a, b)).collect();
-        search.update(&compiled.site, &compiled.bodies, &old_refs, &sink)?;
+        searched?;
         let mut files = written.files;
         files.extend(search.files());
         let mut warnings = compiled.diagnostics.clone();
@@ -470,6 +491,7 @@ impl Session {
                 articles: affected(previous.as_ref(), &compiled, &changed_sources, &removed),
                 listings: listings_changed(previous.as_ref(), &compiled, &changed_sources),
                 links: links_changed(previous.as_ref(), &compiled, &changed_sources),
+                lists: lists_touched(previous.as_ref(), &compiled, &changed_sources, &removed),
             })
         };
         let sink = MemoryOutput::default();
@@ -624,6 +646,26 @@ fn affected(
         for (id, article) in previous.site.articles.iter().enumerate() {
             if changed.contains(&article.rel_path) || removed.contains(&article.rel_path) {
                 add_neighbours(&previous.site.articles, &previous.graph, id, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The list pages (categories, missing titles) that show a changed or removed article, before
+/// the change or after it.
+fn lists_touched(
+    previous: Option<&CompiledSite>,
+    compiled: &CompiledSite,
+    changed: &BTreeSet<String>,
+    removed: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let sites = previous.into_iter().chain([compiled]);
+    for c in sites {
+        for (article, body) in c.site.articles.iter().zip(&c.bodies) {
+            if changed.contains(&article.rel_path) || removed.contains(&article.rel_path) {
+                out.extend(crate::pages::list_pages_of(&c.site, article, body));
             }
         }
     }

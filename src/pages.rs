@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::markdown::{LinkKind, Target, relative_page_url};
+use crate::markdown::{LinkKind, RenderedBody, Target, relative_page_url};
 use crate::output::Staging;
 use crate::render::{LinkView, Renderer, category_page_path};
 use crate::site::ArticleId;
@@ -83,6 +83,28 @@ pub struct Changes {
     pub listings: bool,
     /// An article's links changed (the graph page and graph.json draw them).
     pub links: bool,
+    /// The list pages (categories and missing titles, by page path) that showed a changed
+    /// article before the change or show it after: drawn again, also where it has left.
+    pub lists: std::collections::BTreeSet<String>,
+}
+
+/// The list pages that show an article: its categories' and those of the missing titles its
+/// body links to (see [`Changes::lists`]).
+pub fn list_pages_of<'a>(
+    site: &'a crate::site::Site,
+    article: &'a crate::article::Article,
+    body: &'a RenderedBody,
+) -> impl Iterator<Item = String> + 'a {
+    let categories = article
+        .categories
+        .iter()
+        .map(|c| category_page_path(c.get_ref()));
+    let missing = body
+        .links
+        .iter()
+        .filter(|l| matches!(l.target, Target::Missing(_)))
+        .map(|l| l.target.page_path(site).into_owned());
+    categories.chain(missing)
 }
 
 /// Renders and writes every page. Once the article pages are written, the bodies' HTML is let
@@ -202,20 +224,14 @@ fn generated_files(
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
     let renderer = renderer(compiled);
-    let files: std::collections::BTreeSet<String> = compiled
-        .site
-        .articles
-        .iter()
-        .filter(|a| a.page_path != "index")
-        .map(|a| format!("{}.html", a.page_path))
-        .collect();
     let recorder = Recorder {
         sink: staging,
-        files: std::sync::Mutex::new(files),
+        files: std::sync::Mutex::default(),
     };
     // The generated pages and graph.json are mostly one thread's work each: they run beside
-    // the search index, which uses every core and writes its files as it makes them.
-    let ((generated, graph), index) = rayon::join(
+    // the search index, which uses every core and writes its files as it makes them. (The
+    // list of the article pages is made beside them too.)
+    let ((generated, (graph, mut files)), index) = rayon::join(
         || {
             rayon::join(
                 || {
@@ -231,9 +247,17 @@ fn generated_files(
                     ]
                 },
                 || {
-                    selection
+                    let graph = selection
                         .wants_graph()
-                        .then(|| graph_json_for(compiled, selection))
+                        .then(|| graph_json_for(compiled, selection));
+                    let articles: std::collections::BTreeSet<String> = compiled
+                        .site
+                        .articles
+                        .iter()
+                        .filter(|a| a.page_path != "index")
+                        .map(|a| format!("{}.html", a.page_path))
+                        .collect();
+                    (graph, articles)
                 },
             )
         },
@@ -274,10 +298,11 @@ fn generated_files(
         )?;
     }
     timings.step("write search index and assets");
+    files.append(&mut recorder.files.into_inner().unwrap_or_default());
     Ok(Written {
         diagnostics,
         search_index: (index.size, index.files),
-        files: recorder.files.into_inner().unwrap_or_default(),
+        files,
     })
 }
 
@@ -304,6 +329,16 @@ impl Selection<'_> {
         match self {
             Selection::All => true,
             Selection::Only(changes) => (changes.listings || changes.links) && self.wants(shown),
+        }
+    }
+
+    /// Whether list page `path` must be rendered again: if it is one of [`Changes::lists`],
+    /// which are all the list pages that show (or showed) an article whose listing or links
+    /// changed.
+    fn wants_list_page(&self, path: &str) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(changes) => changes.lists.contains(path),
         }
     }
 
@@ -461,7 +496,7 @@ fn category_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         .into_iter()
         .map(|(name, ids)| {
             let path = category_page_path(&name);
-            if !selection.wants_list(&ids) {
+            if !selection.wants_list_page(&path) {
                 return Ok((format!("{path}.html"), None));
             }
             let view = ListPageView {
@@ -485,7 +520,7 @@ fn missing_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         .missing
         .iter()
         .map(|(path, missing)| {
-            if !selection.wants_list(&missing.linked_from) {
+            if !selection.wants_list_page(path) {
                 return Ok((format!("{path}.html"), None));
             }
             let view = ListPageView {
@@ -528,9 +563,8 @@ fn disambiguation_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         .ambiguous
         .iter()
         .map(|(path, ambiguous)| {
-            if !selection.wants_list(&ambiguous.candidates)
-                && !selection.wants_list(&ambiguous.linked_from)
-            {
+            // (The page lists the articles that share the title, not those that link to it.)
+            if !selection.wants_list(&ambiguous.candidates) {
                 return Ok((format!("{path}.html"), None));
             }
             let title = r

@@ -110,6 +110,84 @@ fn every_rebuild_equals_a_full_build() {
     }
     assert_same_as_full_build(&session, root, "a prose edit");
 
+    // A missing title's page lists every article that still links to it: a second one links
+    // to it, then the first takes its link away.
+    write(
+        root,
+        "a10.md",
+        &article(
+            "Article 10",
+            "plain",
+            "Links to [[Article 11]] and [[Nowhere]].",
+        ),
+    );
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a second link to a missing title");
+    write(
+        root,
+        "a3.md",
+        &article(
+            "Article 3",
+            "plain",
+            "Now links to [[Article 7]] alone.\n\n## See also\n- Article 8",
+        ),
+    );
+    let update = session.rebuild().unwrap();
+    assert!(update.changed.contains(&"missing/nowhere.html".to_string()));
+    assert_same_as_full_build(&session, root, "a link to a missing title taken away");
+    write(
+        root,
+        "a3.md",
+        &article(
+            "Article 3",
+            "plain",
+            "Now links to [[Article 7]] and [[Nowhere]], in other words.\n\n## See also\n- Article 8",
+        ),
+    );
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "the link back");
+
+    // A shared title's page lists the articles that link to it: one takes its link away.
+    write(
+        root,
+        "dup.md",
+        &article("Article 11", "a second", "Same title."),
+    );
+    write(
+        root,
+        "a9.md",
+        &article("Article 9", "plain", "Links to [[Article 11]]."),
+    );
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a shared title");
+    write(
+        root,
+        "a10.md",
+        &article("Article 10", "plain", "Links to [[Nowhere]]."),
+    );
+    let update = session.rebuild().unwrap();
+    assert_eq!(update.bodies_rendered, 1);
+    assert_same_as_full_build(&session, root, "a link to a shared title taken away");
+    std::fs::remove_file(root.join("content/dup.md")).unwrap();
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a shared title no more");
+
+    // A category's page lists every article still in it: two articles share one, then the
+    // first moves to another.
+    let in_category = |title: &str, category: &str| {
+        format!(
+            "+++\ntitle = \"{title}\"\ndescription = \"plain\"\ncategories = [\"{category}\"]\n+++\nText.\n"
+        )
+    };
+    write(root, "a1.md", &in_category("Article 1", "Shared"));
+    write(root, "a2.md", &in_category("Article 2", "Shared"));
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "two articles in one category");
+    write(root, "a1.md", &in_category("Article 1", "Other"));
+    let update = session.rebuild().unwrap();
+    assert!(update.changed.contains(&"category/shared.html".to_string()));
+    assert_same_as_full_build(&session, root, "an article moved to another category");
+
     // A new description shows on the pages that list the article.
     write(
         root,
