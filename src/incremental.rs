@@ -62,7 +62,7 @@ impl MemoryOutput {
 
 /// Builds a whole site into memory (what a full `folio build` would write, manifest aside).
 pub fn build_in_memory(root: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
-    let mut compiled = crate::compile(root, false)?;
+    let mut compiled = crate::compile_observed(root, false, true, Timings::start())?;
     if compiled.diagnostics.has_errors() {
         return Err(Error::Content(compiled.diagnostics.into_sorted()));
     }
@@ -384,7 +384,6 @@ impl Session {
                     compiled,
                     &sink,
                     Selection::Only(&changes),
-                    false,
                     &mut Timings::start(),
                 )
             },
@@ -464,6 +463,7 @@ impl Session {
             articles,
             diagnostics,
             strict_flag: false,
+            index_search: false,
         };
         let mut compiled = crate::link(inputs, Timings::start(), |site, id| {
             old_bodies
@@ -499,7 +499,6 @@ impl Session {
             &compiled,
             &sink,
             selection.as_ref().map_or(Selection::All, Selection::Only),
-            false,
             &mut Timings::start(),
         )?;
         if written.diagnostics.has_errors() {

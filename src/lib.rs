@@ -156,17 +156,22 @@ pub struct CompiledSite {
     pub timings: Timings,
     /// graph.json's pieces, kept by `folio serve` between edits (a build has none).
     pub graph_json_pieces: Option<std::sync::Mutex<pages::GraphJsonPieces>>,
+    /// The search index, made with the bodies if [`LinkInputs::index_search`] asked for it
+    /// (the bodies' texts are then gone).
+    pub search: Option<search::Streamed>,
 }
 
 /// Reads and links a whole site (steps 1 to 5).
 pub fn compile(root: &Path, strict_flag: bool) -> Result<CompiledSite, Error> {
-    compile_observed(root, strict_flag, Timings::start())
+    compile_observed(root, strict_flag, false, Timings::start())
 }
 
-/// [`compile`], timing its steps with `timings`.
+/// [`compile`], making the search index on the way if `index_search` (see
+/// [`LinkInputs::index_search`]), timing its steps with `timings`.
 pub fn compile_observed(
     root: &Path,
     strict_flag: bool,
+    index_search: bool,
     mut timings: Timings,
 ) -> Result<CompiledSite, Error> {
     let (config, theme) = load_config_and_theme(root)?;
@@ -184,6 +189,7 @@ pub fn compile_observed(
         articles,
         diagnostics,
         strict_flag,
+        index_search,
     };
     Ok(link(inputs, timings, |_, _| None))
 }
@@ -210,6 +216,9 @@ pub struct LinkInputs<'a> {
     pub diagnostics: Diagnostics,
     /// `--strict` on the command line.
     pub strict_flag: bool,
+    /// Make the search index while the bodies are rendered, letting each body's text go once
+    /// it is indexed (a build; `folio serve` keeps the texts for its live index).
+    pub index_search: bool,
 }
 
 /// Steps 3 to 5 on parsed articles: index titles, render bodies (or take them from `reuse`,
@@ -236,13 +245,31 @@ pub fn link(
             std::mem::replace(&mut a.text, front_matter)
         })
         .collect();
-    let bodies: Vec<RenderedBody> = sources
-        .into_par_iter()
-        .enumerate()
-        .map(|(id, source)| {
-            reuse(&site, id).unwrap_or_else(|| render_body(&site, id, &source, severity))
-        })
-        .collect();
+    // In batches when the search index is made on the way, so that only one batch of texts
+    // is held at a time.
+    let mut search = inputs.index_search.then(search::Streamed::default);
+    let batch = match search {
+        Some(_) => search::Streamed::BATCH,
+        None => sources.len().max(1),
+    };
+    let mut bodies: Vec<RenderedBody> = Vec::with_capacity(sources.len());
+    let mut sources = sources.into_iter();
+    while bodies.len() < site.articles.len() {
+        let first = bodies.len();
+        let batch: Vec<String> = sources.by_ref().take(batch).collect();
+        let mut rendered: Vec<RenderedBody> = batch
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let id = first + i;
+                reuse(&site, id).unwrap_or_else(|| render_body(&site, id, &source, severity))
+            })
+            .collect();
+        if let Some(search) = &mut search {
+            search.add(&site, first, &mut rendered);
+        }
+        bodies.append(&mut rendered);
+    }
     timings.step("render Markdown");
     let graph = LinkGraph::build(&site, &bodies);
     let diagnostics = check_links(&source_diagnostics, &site, &bodies, strict);
@@ -258,6 +285,7 @@ pub fn link(
         root: inputs.root.to_path_buf(),
         timings,
         graph_json_pieces: None,
+        search,
     }
 }
 
@@ -397,7 +425,7 @@ pub fn build_observed(
 ) -> Result<BuildReport, Error> {
     let started = Instant::now();
     let mut compiled =
-        compile_observed(&options.root, options.strict, Timings::observed(progress))?;
+        compile_observed(&options.root, options.strict, true, Timings::observed(progress))?;
     compiled.timings.step("(between steps)");
     let config = &compiled.site.config;
     let dest = options

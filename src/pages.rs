@@ -107,14 +107,18 @@ pub fn list_pages_of<'a>(
     categories.chain(missing)
 }
 
-/// Renders and writes every page. Once the article pages are written, the bodies' HTML is let
-/// go: only the home page shows a body again, and the search index that follows needs the
-/// room.
+/// Renders and writes every page and the search index (made with the bodies, or now from their
+/// texts). Once the article pages are written, the bodies' HTML is let go: only the home page
+/// shows a body again.
 pub fn write_site(
     compiled: &mut CompiledSite,
     staging: &dyn Sink,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
+    let search = match compiled.search.take() {
+        Some(search) => search,
+        None => crate::search::Streamed::of(&compiled.site, &mut compiled.bodies),
+    };
     let diagnostics = article_pages(compiled, staging, Selection::All, timings)?;
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
@@ -129,33 +133,25 @@ pub fn write_site(
         compiled,
         staging,
         Selection::All,
-        true,
+        Some(search),
         diagnostics,
         timings,
     )
 }
 
-/// Renders and writes the selected article pages and every generated page, and the search
-/// index if `search_index` (`folio serve` keeps a [`crate::search::LiveIndex`] instead).
+/// Renders and writes the selected article pages and every generated page, without the search
+/// index (`folio serve` keeps a [`crate::search::LiveIndex`] instead).
 pub fn write_pages(
     compiled: &CompiledSite,
     staging: &dyn Sink,
     selection: Selection<'_>,
-    search_index: bool,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
     let diagnostics = article_pages(compiled, staging, selection, timings)?;
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
     }
-    generated_files(
-        compiled,
-        staging,
-        selection,
-        search_index,
-        diagnostics,
-        timings,
-    )
+    generated_files(compiled, staging, selection, None, diagnostics, timings)
 }
 
 impl Written {
@@ -219,7 +215,7 @@ fn generated_files(
     compiled: &CompiledSite,
     staging: &dyn Sink,
     selection: Selection<'_>,
-    search_index: bool,
+    search: Option<crate::search::Streamed>,
     mut diagnostics: Diagnostics,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
@@ -261,9 +257,9 @@ fn generated_files(
                 },
             )
         },
-        || match search_index {
-            true => crate::search::write(&compiled.site, &compiled.bodies, &recorder),
-            false => Ok(crate::search::Written::default()),
+        || match search {
+            Some(search) => search.write(&compiled.site, &recorder),
+            None => Ok(crate::search::Written::default()),
         },
     );
     let index = index?;

@@ -362,15 +362,26 @@ struct TermPostings {
     len: u32,
     /// (article number, count and flags packed: `count.min(255) << 3 | flags`), by article.
     postings: Vec<(u32, u32)>,
-    /// The body offset of the term's first use in each article of `postings`, kept only while
-    /// the term is rare (see [`CONTEXT_MAX_ARTICLES`]).
+    /// The body offset of the term's first use in each article of `postings` (a live index,
+    /// which keeps the texts, keeps these for every term).
     first_uses: Vec<u32>,
+    /// The stretch of text around the term's first use in each article of `postings`, cut
+    /// while the text was at hand (a build, whose texts go batch by batch), kept only while
+    /// the term is rare (see [`CONTEXT_MAX_ARTICLES`]).
+    contexts: Vec<Option<Box<str>>>,
 }
 
-/// A rare term's first use in an article: (article number, term, body offset).
-type FirstUse<'a> = (u32, &'a str, u32);
+/// Where a rare term's context in an article is: at a body offset, or already cut.
+#[derive(Clone, Copy)]
+enum Context<'a> {
+    At(u32),
+    Cut(&'a str),
+}
+
+/// A rare term's first use in an article: (article number, term, its context).
+type RareUse<'a> = (u32, &'a str, Context<'a>);
 /// A partition's shard keys and rare terms' first uses.
-type Finished<'a> = (Vec<String>, Vec<FirstUse<'a>>);
+type Finished<'a> = (Vec<String>, Vec<RareUse<'a>>);
 
 /// One partition of the postings.
 #[derive(Default)]
@@ -378,9 +389,6 @@ struct Partition {
     text: String,
     table: hashbrown::HashTable<(u64, u32)>,
     terms: Vec<TermPostings>,
-    /// Keep every first use, not only those of rare terms (a live index needs them when a
-    /// term becomes rare again).
-    keep_first_uses: bool,
 }
 
 impl Partition {
@@ -388,21 +396,31 @@ impl Partition {
         &self.text[term.start as usize..(term.start + term.len) as usize]
     }
 
-    /// Adds the terms of partition `p` of a batch of articles (numbered from `first`).
-    fn add(&mut self, p: usize, first: u32, batch: &[DocTerms]) {
+    /// Adds the terms of partition `p` of a batch of articles (numbered from `first`). With
+    /// the articles' texts, the contexts of the terms still rare are cut from them; without,
+    /// every first use is kept (a live index).
+    fn add(&mut self, p: usize, first: u32, batch: &[DocTerms], texts: Option<&[&str]>) {
         for (n, doc) in batch.iter().enumerate() {
             let number = first + n as u32;
             for t in &doc.terms[doc.starts[p] as usize..doc.starts[p + 1] as usize] {
-                let keep = self.keep_first_uses;
                 let i = self.entry(doc.term(t));
                 let entry = &mut self.terms[i];
                 entry
                     .postings
                     .push((number, (t.count.min(255) << 3) | u32::from(t.flags)));
-                if keep || entry.postings.len() <= CONTEXT_MAX_ARTICLES {
-                    entry.first_uses.push(t.first_use);
-                } else if !entry.first_uses.is_empty() {
-                    entry.first_uses = Vec::new();
+                match texts {
+                    None => entry.first_uses.push(t.first_use),
+                    Some(texts) if entry.postings.len() <= CONTEXT_MAX_ARTICLES => {
+                        let context = (t.first_use != u32::MAX)
+                            .then(|| cut_context(texts[n], t.first_use))
+                            .flatten();
+                        entry.contexts.push(context.map(Box::from));
+                    }
+                    Some(_) => {
+                        if !entry.contexts.is_empty() {
+                            entry.contexts = Vec::new();
+                        }
+                    }
                 }
             }
         }
@@ -420,6 +438,7 @@ impl Partition {
             len: term.len() as u32,
             postings: Vec::new(),
             first_uses: Vec::new(),
+            contexts: Vec::new(),
         });
         self.text.push_str(term);
         self.table
@@ -443,9 +462,16 @@ impl Partition {
             while end < order.len() && shard_key(self.term(&self.terms[order[end]])) == key {
                 let entry = &self.terms[order[end]];
                 if entry.postings.len() <= CONTEXT_MAX_ARTICLES {
-                    for (&(doc, _), &first_use) in entry.postings.iter().zip(&entry.first_uses) {
-                        if first_use != u32::MAX {
-                            rare.push((doc, self.term(entry), first_use));
+                    let term = self.term(entry);
+                    let docs = entry.postings.iter().map(|&(doc, _)| doc);
+                    for (doc, &at) in docs.clone().zip(&entry.first_uses) {
+                        if at != u32::MAX {
+                            rare.push((doc, term, Context::At(at)));
+                        }
+                    }
+                    for (doc, context) in docs.zip(&entry.contexts) {
+                        if let Some(context) = context {
+                            rare.push((doc, term, Context::Cut(context)));
                         }
                     }
                 }
@@ -541,26 +567,39 @@ impl Partition {
     }
 }
 
-/// The stretch of `text` around each term's first use (its byte offset), as a JSON object.
-fn contexts<'t>(text: &str, terms: impl IntoIterator<Item = (&'t str, u32)>) -> String {
+/// The stretch of `text` around byte offset `at` (a term's first use), if `at` is in it.
+fn cut_context(text: &str, at: u32) -> Option<&str> {
+    let at = at as usize;
+    if at >= text.len() {
+        return None;
+    }
+    let mut start = at.saturating_sub(CONTEXT_BEFORE);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (at + CONTEXT_AFTER).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    Some(&text[start..end])
+}
+
+/// The contexts of an article's rare terms as a JSON object, each cut from `text` (the body
+/// text) now or before.
+fn contexts<'t>(text: &str, terms: impl IntoIterator<Item = (&'t str, Context<'t>)>) -> String {
     let mut out = String::from("{");
-    for (term, at) in terms {
-        let at = at as usize;
-        if at >= text.len() {
+    for (term, context) in terms {
+        let context = match context {
+            Context::At(at) => cut_context(text, at),
+            Context::Cut(context) => Some(context),
+        };
+        let Some(context) = context else {
             continue;
-        }
-        let mut start = at.saturating_sub(CONTEXT_BEFORE);
-        while !text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let mut end = (at + CONTEXT_AFTER).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
+        };
         if out.len() > 1 {
             out.push(',');
         }
-        let _ = write!(out, "{}:{}", json(term), json(&text[start..end]));
+        let _ = write!(out, "{}:{}", json(term), json(context));
     }
     out.push('}');
     out
@@ -590,20 +629,16 @@ fn indexed(site: &Site) -> Vec<ArticleId> {
         .collect()
 }
 
-/// The postings of every term of the articles `ids`, partitioned.
-fn postings(
-    site: &Site,
-    bodies: &[RenderedBody],
-    ids: &[ArticleId],
-    keep_first_uses: bool,
-) -> Vec<Partition> {
+/// Partitions with no terms yet.
+fn empty_partitions() -> Vec<Partition> {
+    (0..PARTITIONS).map(|_| Partition::default()).collect()
+}
+
+/// The postings of every term of the articles `ids`, partitioned, with every first use (a
+/// live index).
+fn postings(site: &Site, bodies: &[RenderedBody], ids: &[ArticleId]) -> Vec<Partition> {
     use rayon::prelude::*;
-    let mut partitions: Vec<Partition> = (0..PARTITIONS)
-        .map(|_| Partition {
-            keep_first_uses,
-            ..Partition::default()
-        })
-        .collect();
+    let mut partitions = empty_partitions();
     for (n, batch) in ids.chunks(BATCH).enumerate() {
         let docs: Vec<DocTerms> = batch
             .par_iter()
@@ -615,7 +650,7 @@ fn postings(
         partitions
             .par_iter_mut()
             .enumerate()
-            .for_each(|(p, partition)| partition.add(p, first, &docs));
+            .for_each(|(p, partition)| partition.add(p, first, &docs, None));
     }
     partitions
 }
@@ -641,18 +676,14 @@ fn titles_file(site: &Site, ids: &[ArticleId], keys: impl Iterator<Item = String
     )
 }
 
-/// One article's entry in its text shard, with the contexts of its rare terms.
+/// One article's entry in its text shard: its start, then the contexts of its rare terms
+/// (those still to cut are cut from `text`, its body text).
 fn text_item<'t>(
-    site: &Site,
-    bodies: &[RenderedBody],
-    id: ArticleId,
-    rare: impl IntoIterator<Item = (&'t str, u32)>,
+    entry: &str,
+    text: &str,
+    rare: impl IntoIterator<Item = (&'t str, Context<'t>)>,
 ) -> String {
-    format!(
-        "[{},{}]",
-        text_entry(site, &bodies[id], id),
-        contexts(bodies[id].text.trim(), rare)
-    )
+    format!("[{entry},{}]", contexts(text, rare))
 }
 
 /// Text shard `n` from its articles' entries.
@@ -663,13 +694,14 @@ fn text_file(n: usize, items: &[String]) -> String {
     )
 }
 
-/// Writes every file of the index from its postings.
+/// Writes every file of the index from its postings; `item` makes an article's text shard
+/// entry from its number, its id and its rare terms' uses.
 fn write_all(
     site: &Site,
-    bodies: &[RenderedBody],
     ids: &[ArticleId],
     partitions: &[Partition],
     out: &Counter<'_>,
+    item: impl Fn(usize, ArticleId, &[RareUse<'_>]) -> String + Sync,
 ) -> Result<Vec<String>, Error> {
     use rayon::prelude::*;
     let finished: Vec<Finished> = partitions
@@ -677,7 +709,7 @@ fn write_all(
         .map(|p| p.finish(out))
         .collect::<Result<_, _>>()?;
     let mut keys: Vec<String> = Vec::new();
-    let mut rare: Vec<FirstUse> = Vec::new();
+    let mut rare: Vec<RareUse> = Vec::new();
     for (k, r) in finished {
         keys.extend(k);
         rare.extend(r);
@@ -696,10 +728,10 @@ fn write_all(
                 .iter()
                 .enumerate()
                 .map(|(i, &id)| {
-                    let number = (n * TEXT_SHARD_SIZE + i) as u32;
-                    let from = rare.partition_point(|r| r.0 < number);
-                    let to = rare.partition_point(|r| r.0 <= number);
-                    text_item(site, bodies, id, rare[from..to].iter().map(|r| (r.1, r.2)))
+                    let number = n * TEXT_SHARD_SIZE + i;
+                    let from = rare.partition_point(|r| (r.0 as usize) < number);
+                    let to = rare.partition_point(|r| (r.0 as usize) <= number);
+                    item(number, id, &rare[from..to])
                 })
                 .collect();
             out.write(&format!("search/d-{n}.js"), &text_file(n, &items))
@@ -724,14 +756,80 @@ impl Counter<'_> {
     }
 }
 
-/// Builds the index of every article (the home page's text excepted) and writes its files
-/// into `sink` as they are made.
-pub fn write(site: &Site, bodies: &[RenderedBody], sink: &dyn Sink) -> Result<Written, Error> {
-    let out = counter(sink);
-    let ids = indexed(site);
-    let partitions = postings(site, bodies, &ids, false);
-    write_all(site, bodies, &ids, &partitions, &out)?;
-    Ok(out.written())
+/// The index of a build, made while the bodies are rendered (see [`crate::link`]): each batch
+/// of bodies gives its terms, the start of each article's text shard entry and the contexts of
+/// the terms still rare, after which the bodies' text goes. Only the postings, those entries
+/// and the rare terms' contexts stay until the files are written.
+pub struct Streamed {
+    partitions: Vec<Partition>,
+    /// Each indexed article's text shard entry start, by number.
+    entries: Vec<String>,
+    /// The indexed articles, by number.
+    ids: Vec<ArticleId>,
+}
+
+impl Default for Streamed {
+    fn default() -> Self {
+        Streamed {
+            partitions: empty_partitions(),
+            entries: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+}
+
+impl Streamed {
+    /// How many bodies to render before their texts are indexed and let go.
+    pub const BATCH: usize = BATCH;
+
+    /// Indexes the next articles, `first` and those after it whose `bodies` these are (the
+    /// home page aside), then empties the bodies' texts.
+    pub fn add(&mut self, site: &Site, first: ArticleId, bodies: &mut [RenderedBody]) {
+        use rayon::prelude::*;
+        let batch: Vec<ArticleId> = (first..first + bodies.len())
+            .filter(|&id| site.articles[id].page_path != "index")
+            .collect();
+        let body = |id: ArticleId| &bodies[id - first];
+        let docs: Vec<DocTerms> = batch
+            .par_iter()
+            .map_init(Scratch::default, |scratch, &id| {
+                doc_terms(&site.articles[id], body(id), scratch)
+            })
+            .collect();
+        let texts: Vec<&str> = batch.iter().map(|&id| body(id).text.trim()).collect();
+        let number = self.ids.len() as u32;
+        self.partitions
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(p, partition)| partition.add(p, number, &docs, Some(&texts)));
+        let entries: Vec<String> = batch
+            .par_iter()
+            .map(|&id| text_entry(site, body(id), id))
+            .collect();
+        self.entries.extend(entries);
+        self.ids.extend(batch);
+        for body in bodies {
+            body.text = String::new();
+        }
+    }
+
+    /// The index of `bodies`, whose texts it empties.
+    pub fn of(site: &Site, bodies: &mut [RenderedBody]) -> Streamed {
+        let mut index = Streamed::default();
+        for (n, batch) in bodies.chunks_mut(BATCH).enumerate() {
+            index.add(site, n * BATCH, batch);
+        }
+        index
+    }
+
+    /// Writes every file of the index into `sink` (the partitions are let go one by one).
+    pub fn write(self, site: &Site, sink: &dyn Sink) -> Result<Written, Error> {
+        let out = counter(sink);
+        write_all(site, &self.ids, &self.partitions, &out, |n, _, rare| {
+            text_item(&self.entries[n], "", rare.iter().map(|r| (r.1, r.2)))
+        })?;
+        Ok(out.written())
+    }
 }
 
 /// The index kept between rebuilds by `folio serve`: every term's postings, so that a changed
@@ -745,6 +843,16 @@ pub struct LiveIndex {
     ids: Vec<ArticleId>,
 }
 
+/// An article's text shard entry, from its body (whose text it still has).
+fn live_item(site: &Site, bodies: &[RenderedBody], id: ArticleId, rare: &[RareUse<'_>]) -> String {
+    let body = &bodies[id];
+    text_item(
+        &text_entry(site, body, id),
+        body.text.trim(),
+        rare.iter().map(|r| (r.1, r.2)),
+    )
+}
+
 impl LiveIndex {
     /// Builds the whole index, writing its files into `sink`.
     pub fn build(
@@ -754,8 +862,10 @@ impl LiveIndex {
     ) -> Result<(LiveIndex, Written), Error> {
         let out = counter(sink);
         let ids = indexed(site);
-        let partitions = postings(site, bodies, &ids, true);
-        let keys = write_all(site, bodies, &ids, &partitions, &out)?;
+        let partitions = postings(site, bodies, &ids);
+        let keys = write_all(site, &ids, &partitions, &out, |_, id, rare| {
+            live_item(site, bodies, id, rare)
+        })?;
         let live = LiveIndex {
             partitions,
             keys: keys.into_iter().collect(),
@@ -868,7 +978,11 @@ impl LiveIndex {
                         })
                         .collect();
                     rare.sort_unstable();
-                    text_item(site, bodies, id, rare)
+                    let rare: Vec<RareUse> = rare
+                        .into_iter()
+                        .map(|(term, at)| (0, term, Context::At(at)))
+                        .collect();
+                    live_item(site, bodies, id, &rare)
                 })
                 .collect();
             out.write(&format!("search/d-{n}.js"), &text_file(n, &items))?;
