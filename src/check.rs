@@ -46,7 +46,7 @@ fn has_section(body: &RenderedBody, anchor: &str) -> bool {
         .iter()
         .any(|h| h.id == anchor || h.id == id || h.text.trim().eq_ignore_ascii_case(anchor.trim()))
         || body
-            .html
+            .html()
             .contains(&format!("id=\"{}\"", crate::html::escape(anchor)))
 }
 

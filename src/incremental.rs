@@ -464,6 +464,7 @@ impl Session {
             diagnostics,
             strict_flag: false,
             index_search: false,
+            pack_html: false,
         };
         let mut compiled = crate::link(inputs, Timings::start(), |site, id| {
             old_bodies

@@ -137,6 +137,35 @@ pub struct RenderedBody {
     pub text: String,
     /// Whether a code block was highlighted (the page then needs `highlight.css`).
     pub has_highlighted_code: bool,
+    /// `html` packed (LZ4), for a site too large to hold every body's HTML as it is; `html`
+    /// is then empty (see [`RenderedBody::pack_html`]).
+    pub packed_html: Vec<u8>,
+}
+
+impl RenderedBody {
+    /// The body's HTML, unpacked if it was packed.
+    pub fn html(&self) -> std::borrow::Cow<'_, str> {
+        if self.packed_html.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.html);
+        }
+        // (The packed bytes were made from a `String` in this process.)
+        let bytes = lz4_flex::decompress_size_prepended(&self.packed_html).unwrap_or_default();
+        std::borrow::Cow::Owned(String::from_utf8(bytes).unwrap_or_default())
+    }
+
+    /// Packs the HTML: about half the room, for a moment's work each time it is read.
+    pub fn pack_html(&mut self) {
+        if !self.html.is_empty() {
+            self.packed_html = lz4_flex::compress_prepend_size(self.html.as_bytes());
+            self.html = String::new();
+        }
+    }
+
+    /// Lets the HTML go, packed or not.
+    pub fn drop_html(&mut self) {
+        self.html = String::new();
+        self.packed_html = Vec::new();
+    }
 }
 
 /// What a renderer needs to know about the page it renders for.

@@ -126,7 +126,7 @@ pub fn write_site(
     // (The home page still shows its own article's body.)
     for (article, body) in compiled.site.articles.iter().zip(&mut compiled.bodies) {
         if article.page_path != "index" {
-            body.html = String::new();
+            body.drop_html();
         }
     }
     generated_files(
@@ -434,9 +434,9 @@ fn index_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         .articles
         .iter()
         .position(|a| a.page_path == "index")
-        .map_or("", |id| r.bodies[id].html.as_str());
+        .map(|id| r.bodies[id].html());
     let view = IndexView {
-        intro_html: intro,
+        intro_html: intro.as_deref().unwrap_or_default(),
         letters,
         categories: categories(r)
             .iter()

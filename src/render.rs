@@ -175,7 +175,7 @@ impl<'a> Renderer<'a> {
             description: &article.description,
             infobox_html,
             toc: toc(&body.headings),
-            body_html: &body.html,
+            body_html: &body.html(),
             see_also: body
                 .see_also
                 .iter()
