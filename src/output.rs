@@ -137,6 +137,25 @@ impl Staging {
 
     /// Writes one output file (path relative to the output root, `/`-separated).
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
+        // One write of the whole file: no buffer needed.
+        self.create(rel, &mut |file| file.write_all(bytes))
+    }
+
+    /// Writes one output file that `fill` makes piece by piece, through a buffer.
+    pub fn write_with(&self, rel: &str, fill: crate::pages::Fill<'_>) -> Result<(), Error> {
+        self.create(rel, &mut |file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+            fill(&mut out)?;
+            out.flush()
+        })
+    }
+
+    /// Creates one output file and has `fill` write it.
+    fn create(
+        &self,
+        rel: &str,
+        fill: &mut dyn FnMut(&mut std::fs::File) -> std::io::Result<()>,
+    ) -> Result<(), Error> {
         let path = self.dir.join(rel);
         if let Some((folder, _)) = rel.rsplit_once('/') {
             let mut folders = self
@@ -149,9 +168,8 @@ impl Staging {
                 folders.insert(folder.to_string());
             }
         }
-        // One write of the whole file: no buffer needed.
         let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-        file.write_all(bytes).map_err(|e| Error::io(&path, e))?;
+        fill(&mut file).map_err(|e| Error::io(&path, e))?;
         self.written
             .lock()
             .map_err(|_| Error::Usage("a render thread failed".into()))?

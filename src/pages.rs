@@ -32,11 +32,26 @@ pub struct Written {
 pub trait Sink: Sync {
     /// Writes one file, by its `/`-separated path from the output root.
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error>;
+
+    /// Writes one file that `fill` makes piece by piece (so that a large one need not be
+    /// held whole, where the sink is a folder).
+    fn write_with(&self, rel: &str, fill: Fill<'_>) -> Result<(), Error> {
+        let mut bytes = Vec::new();
+        fill(&mut bytes).map_err(|e| Error::io(std::path::Path::new(rel), e))?;
+        self.write(rel, &bytes)
+    }
 }
+
+/// What makes a file piece by piece, for [`Sink::write_with`].
+pub type Fill<'a> = &'a mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>;
 
 impl Sink for Staging {
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         Staging::write(self, rel, bytes)
+    }
+
+    fn write_with(&self, rel: &str, fill: Fill<'_>) -> Result<(), Error> {
+        Staging::write_with(self, rel, fill)
     }
 }
 
@@ -57,10 +72,13 @@ impl Recorder<'_> {
 
 impl Sink for Recorder<'_> {
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
-        if let Ok(mut files) = self.files.lock() {
-            files.insert(rel.to_string());
-        }
+        self.keep(rel);
         self.sink.write(rel, bytes)
+    }
+
+    fn write_with(&self, rel: &str, fill: Fill<'_>) -> Result<(), Error> {
+        self.keep(rel);
+        self.sink.write_with(rel, fill)
     }
 }
 
@@ -225,27 +243,41 @@ fn generated_files(
         files: std::sync::Mutex::default(),
     };
     // The generated pages and graph.json are mostly one thread's work each: they run beside
-    // the search index, which uses every core and writes its files as it makes them. (The
-    // list of the article pages is made beside them too.)
+    // the search index, which uses every core. Each file is written as it is made. (The list
+    // of the article pages is made beside them too.)
     let ((generated, (graph, mut files)), index) = rayon::join(
         || {
             rayon::join(
                 || {
-                    [
-                        index_page(&renderer, selection),
-                        category_pages(&renderer, selection),
-                        missing_pages(&renderer, selection),
-                        disambiguation_pages(&renderer, selection),
-                        redirect_pages(&renderer, selection),
-                        graph_page(&renderer, selection),
-                        not_found_page(&renderer, selection),
-                        search_page(&renderer, selection),
-                    ]
+                    let mut problems = Vec::new();
+                    let mut put = |page: Page| -> Result<(), Error> {
+                        match page {
+                            Ok((path, Some(html))) => recorder.write(&path, html.as_bytes())?,
+                            Ok((path, None)) => recorder.keep(&path),
+                            Err(d) => problems.push(d),
+                        }
+                        Ok(())
+                    };
+                    put(index_page(&renderer, selection))?;
+                    category_pages(&renderer, selection).try_for_each(&mut put)?;
+                    missing_pages(&renderer, selection).try_for_each(&mut put)?;
+                    disambiguation_pages(&renderer, selection).try_for_each(&mut put)?;
+                    redirect_pages(&renderer, selection).try_for_each(&mut put)?;
+                    put(graph_page(&renderer, selection))?;
+                    put(not_found_page(&renderer, selection))?;
+                    put(search_page(&renderer, selection))?;
+                    Ok::<_, Error>(problems)
                 },
                 || {
-                    let graph = selection
-                        .wants_graph()
-                        .then(|| graph_json_for(compiled, selection));
+                    let graph = match selection.wants_graph() {
+                        true => recorder.write_with("graph.json", &mut |out| {
+                            write_graph_json(compiled, selection, out)
+                        }),
+                        false => {
+                            recorder.keep("graph.json");
+                            Ok(())
+                        }
+                    };
                     let articles: std::collections::BTreeSet<String> = compiled
                         .site
                         .articles
@@ -263,28 +295,13 @@ fn generated_files(
         },
     );
     let index = index?;
+    diagnostics.extend(generated?);
     timings.step("generated pages, graph.json and search index");
-    for pages in generated {
-        match pages {
-            Ok(pages) => {
-                for (path, html) in pages {
-                    match html {
-                        Some(html) => recorder.write(&path, html.as_bytes())?,
-                        None => recorder.keep(&path),
-                    }
-                }
-            }
-            Err(d) => diagnostics.push(d),
-        }
-    }
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
     }
+    graph?;
     let staging: &dyn Sink = &recorder;
-    match graph {
-        Some(graph) => staging.write("graph.json", graph.as_bytes())?,
-        None => recorder.keep("graph.json"),
-    }
     write_host_files(compiled, staging)?;
     write_static(compiled, staging)?;
     if compiled.bodies.iter().any(|b| b.has_highlighted_code) {
@@ -307,8 +324,8 @@ enum PageError {
     Io(Error),
 }
 
-/// Generated pages: each one's path, and its HTML unless the selection left it as it was.
-type Pages = Result<Vec<(String, Option<String>)>, Diagnostic>;
+/// A generated page: its path, and its HTML unless the selection left it as it was.
+type Page = Result<(String, Option<String>), Diagnostic>;
 
 impl Selection<'_> {
     /// Whether a page that shows these articles must be rendered again.
@@ -400,9 +417,9 @@ fn letter_of(title: &str) -> String {
     }
 }
 
-fn index_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+fn index_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
     if !selection.wants_listings() {
-        return Ok(vec![("index.html".into(), None)]);
+        return Ok(("index.html".into(), None));
     }
     let site = r.site;
     let mut ids: Vec<ArticleId> = (0..site.articles.len())
@@ -452,10 +469,10 @@ fn index_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
             .filter(|a| a.page_path != "index")
             .count(),
     };
-    Ok(vec![(
+    Ok((
         "index.html".into(),
         Some(r.page("index.html", "index", "index", view)?),
-    )])
+    ))
 }
 
 /// Categories by name (the first spelling seen of each slug), with their articles A–Z.
@@ -487,53 +504,52 @@ struct ListPageView {
     new_article_url: Option<String>,
 }
 
-fn category_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
-    categories(r)
-        .into_iter()
-        .map(|(name, ids)| {
-            let path = category_page_path(&name);
-            if !selection.wants_list_page(&path) {
-                return Ok((format!("{path}.html"), None));
-            }
-            let view = ListPageView {
-                articles: ids
-                    .iter()
-                    .map(|&id| r.link_view(&path, &Target::Article(id), None, None))
-                    .collect(),
-                title: name,
-                new_article_url: None,
-            };
-            Ok((
-                format!("{path}.html"),
-                Some(r.page("category.html", "category", &path, view)?),
-            ))
-        })
-        .collect()
+fn category_pages<'a>(
+    r: &'a Renderer<'a>,
+    selection: Selection<'a>,
+) -> impl Iterator<Item = Page> + 'a {
+    categories(r).into_iter().map(move |(name, ids)| -> Page {
+        let path = category_page_path(&name);
+        if !selection.wants_list_page(&path) {
+            return Ok((format!("{path}.html"), None));
+        }
+        let view = ListPageView {
+            articles: ids
+                .iter()
+                .map(|&id| r.link_view(&path, &Target::Article(id), None, None))
+                .collect(),
+            title: name,
+            new_article_url: None,
+        };
+        Ok((
+            format!("{path}.html"),
+            Some(r.page("category.html", "category", &path, view)?),
+        ))
+    })
 }
 
-fn missing_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
-    r.graph
-        .missing
-        .iter()
-        .map(|(path, missing)| {
-            if !selection.wants_list_page(path) {
-                return Ok((format!("{path}.html"), None));
-            }
-            let view = ListPageView {
-                title: missing.title().to_string(),
-                articles: missing
-                    .linked_from
-                    .iter()
-                    .map(|&id| r.link_view(path, &Target::Article(id), None, None))
-                    .collect(),
-                new_article_url: new_article_url(r, missing.title()),
-            };
-            Ok((
-                format!("{path}.html"),
-                Some(r.page("missing.html", "missing", path, view)?),
-            ))
-        })
-        .collect()
+fn missing_pages<'a>(
+    r: &'a Renderer<'a>,
+    selection: Selection<'a>,
+) -> impl Iterator<Item = Page> + 'a {
+    r.graph.missing.iter().map(move |(path, missing)| -> Page {
+        if !selection.wants_list_page(path) {
+            return Ok((format!("{path}.html"), None));
+        }
+        let view = ListPageView {
+            title: missing.title().to_string(),
+            articles: missing
+                .linked_from
+                .iter()
+                .map(|&id| r.link_view(path, &Target::Article(id), None, None))
+                .collect(),
+            new_article_url: new_article_url(r, missing.title()),
+        };
+        Ok((
+            format!("{path}.html"),
+            Some(r.page("missing.html", "missing", path, view)?),
+        ))
+    })
 }
 
 /// A link that opens the repository's new-file page with the article skeleton filled in.
@@ -554,11 +570,14 @@ fn new_article_url(r: &Renderer<'_>, title: &str) -> Option<String> {
     ))
 }
 
-fn disambiguation_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+fn disambiguation_pages<'a>(
+    r: &'a Renderer<'a>,
+    selection: Selection<'a>,
+) -> impl Iterator<Item = Page> + 'a {
     r.graph
         .ambiguous
         .iter()
-        .map(|(path, ambiguous)| {
+        .map(move |(path, ambiguous)| -> Page {
             // (The page lists the articles that share the title, not those that link to it.)
             if !selection.wants_list(&ambiguous.candidates) {
                 return Ok((format!("{path}.html"), None));
@@ -590,7 +609,6 @@ fn disambiguation_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
                 Some(r.page("disambiguation.html", "disambiguation", path, view)?),
             ))
         })
-        .collect()
 }
 
 #[derive(Serialize)]
@@ -602,30 +620,30 @@ struct RedirectView {
 
 /// Redirects depend only on titles, aliases and paths: a selection (made only when none of
 /// those changed) leaves them as they were.
-fn redirect_pages(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+fn redirect_pages<'a>(
+    r: &'a Renderer<'a>,
+    selection: Selection<'a>,
+) -> impl Iterator<Item = Page> + 'a {
     let site = r.site;
-    site.redirects()
-        .iter()
-        .map(|(path, id)| {
-            let file = format!("{path}.html");
-            if !selection.wants_config_pages() {
-                return Ok((file, None));
-            }
-            let article = &site.articles[*id];
-            let view = RedirectView {
-                title: article.title.clone(),
-                href: relative_page_url(path, &article.page_path),
-                absolute: site
-                    .config
-                    .output
-                    .html
-                    .site_url
-                    .as_ref()
-                    .map(|u| format!("{u}{}.html", article.page_path)),
-            };
-            Ok((file, Some(r.page("redirect.html", "redirect", path, view)?)))
-        })
-        .collect()
+    site.redirects().iter().map(move |(path, id)| -> Page {
+        let file = format!("{path}.html");
+        if !selection.wants_config_pages() {
+            return Ok((file, None));
+        }
+        let article = &site.articles[*id];
+        let view = RedirectView {
+            title: article.title.clone(),
+            href: relative_page_url(path, &article.page_path),
+            absolute: site
+                .config
+                .output
+                .html
+                .site_url
+                .as_ref()
+                .map(|u| format!("{u}{}.html", article.page_path)),
+        };
+        Ok((file, Some(r.page("redirect.html", "redirect", path, view)?)))
+    })
 }
 
 #[derive(Serialize)]
@@ -645,9 +663,9 @@ struct GroupView {
     articles: Vec<LinkView>,
 }
 
-fn graph_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+fn graph_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
     if !selection.wants_graph() {
-        return Ok(vec![("graph.html".into(), None)]);
+        return Ok(("graph.html".into(), None));
     }
     let drawing = crate::diagram::site_graph(r.site, r.graph, "graph");
     let view = GraphView {
@@ -680,10 +698,10 @@ fn graph_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
             })
             .collect(),
     };
-    Ok(vec![(
+    Ok((
         "graph.html".into(),
         Some(r.page("graph.html", "graph", "graph", view)?),
-    )])
+    ))
 }
 
 #[derive(Serialize)]
@@ -693,9 +711,9 @@ struct NotFoundView {
 
 /// The 404 page is served at any depth, so its links are absolute from `site-url` when that
 /// is set (and from the host's root otherwise).
-fn not_found_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+fn not_found_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
     if !selection.wants_config_pages() {
-        return Ok(vec![("404.html".into(), None)]);
+        return Ok(("404.html".into(), None));
     }
     let base = r.site.config.base_path();
     let view = NotFoundView { base: base.clone() };
@@ -705,21 +723,21 @@ fn not_found_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
         "/".to_string()
     };
     let html = r.page_at_root("404.html", "404", "404", base, view)?;
-    Ok(vec![("404.html".into(), Some(html))])
+    Ok(("404.html".into(), Some(html)))
 }
 
 /// The view of pages that show only what every page has.
 #[derive(Serialize)]
 struct NoData {}
 
-fn search_page(r: &Renderer<'_>, selection: Selection<'_>) -> Pages {
+fn search_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
     if !selection.wants_config_pages() {
-        return Ok(vec![("search.html".into(), None)]);
+        return Ok(("search.html".into(), None));
     }
-    Ok(vec![(
+    Ok((
         "search.html".into(),
         Some(r.page("search.html", "search", "search", NoData {})?),
-    )])
+    ))
 }
 
 #[derive(Serialize)]
@@ -757,23 +775,28 @@ pub struct GraphJsonPieces {
 
 /// The whole graph for other tools; its schema is documented in the README.
 pub fn graph_json(compiled: &CompiledSite) -> String {
-    graph_json_for(compiled, Selection::All)
+    let mut json = Vec::new();
+    // (Writing into memory cannot fail.)
+    let _ = write_graph_json(compiled, Selection::All, &mut json);
+    String::from_utf8(json).unwrap_or_default()
 }
 
-/// graph.json, drawing again (where pieces are kept) only what `selection` says changed.
-fn graph_json_for(compiled: &CompiledSite, selection: Selection<'_>) -> String {
-    let site = &compiled.site;
+/// Writes graph.json, drawing again (where pieces are kept) only what `selection` says
+/// changed.
+fn write_graph_json(
+    compiled: &CompiledSite,
+    selection: Selection<'_>,
+    json: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let n = compiled.site.articles.len();
     let graph = &compiled.graph;
-    let n = site.articles.len();
     // One record per line: compact, and a change to the site shows as changed lines.
-    let mut json = Vec::with_capacity(1400 * n);
-    json.extend_from_slice(b"{\n");
+    json.write_all(b"{\n")?;
     let mut kept = compiled
         .graph_json_pieces
         .as_ref()
         .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    let pieces: Option<&mut GraphJsonPieces> = kept.as_deref_mut();
-    match pieces {
+    match kept.as_deref_mut() {
         Some(pieces) => {
             let redraw_all = pieces.articles.len() != n || matches!(selection, Selection::All);
             if redraw_all {
@@ -787,34 +810,20 @@ fn graph_json_for(compiled: &CompiledSite, selection: Selection<'_>) -> String {
                     pieces.edges[id] = edge_records(compiled, id).into();
                 }
             }
-            push_pieces(
-                &mut json,
-                "articles",
-                pieces.articles.iter().map(|p| &p[..]),
-                false,
-            );
-            push_missing(&mut json, graph);
-            push_pieces(
-                &mut json,
-                "edges",
-                pieces.edges.iter().map(|p| &p[..]),
-                true,
-            );
+            let articles = pieces.articles.iter().map(|p| &p[..]);
+            write_pieces(json, "articles", articles, false)?;
+            write_missing(json, graph)?;
+            write_pieces(json, "edges", pieces.edges.iter().map(|p| &p[..]), true)?;
         }
         None => {
             let articles = (0..n).map(|id| article_record(compiled, id));
-            push_pieces(&mut json, "articles", articles, false);
-            push_missing(&mut json, graph);
-            push_pieces(
-                &mut json,
-                "edges",
-                (0..n).map(|id| edge_records(compiled, id)),
-                true,
-            );
+            write_pieces(json, "articles", articles, false)?;
+            write_missing(json, graph)?;
+            let edges = (0..n).map(|id| edge_records(compiled, id));
+            write_pieces(json, "edges", edges, true)?;
         }
     }
-    json.extend_from_slice(b"}\n");
-    String::from_utf8(json).unwrap_or_default()
+    json.write_all(b"}\n")
 }
 
 /// An article's record in graph.json.
@@ -853,7 +862,10 @@ fn edge_records(compiled: &CompiledSite, from: ArticleId) -> Vec<u8> {
 }
 
 /// The missing titles' records.
-fn push_missing(json: &mut Vec<u8>, graph: &crate::graph::LinkGraph) {
+fn write_missing(
+    json: &mut dyn std::io::Write,
+    graph: &crate::graph::LinkGraph,
+) -> std::io::Result<()> {
     let records = graph.missing.iter().map(|(path, m)| {
         serde_json::to_vec(&GraphMissing {
             slug: path,
@@ -862,34 +874,34 @@ fn push_missing(json: &mut Vec<u8>, graph: &crate::graph::LinkGraph) {
         })
         .unwrap_or_default()
     });
-    push_pieces(json, "missing", records, false);
+    write_pieces(json, "missing", records, false)
 }
 
 /// `"name": [` then the pieces' records, one per line, then `]`. A piece holds one record or
 /// several lines of them, or nothing.
-fn push_pieces<P: AsRef<[u8]>>(
-    json: &mut Vec<u8>,
+fn write_pieces<P: AsRef<[u8]>>(
+    json: &mut dyn std::io::Write,
     name: &str,
     pieces: impl Iterator<Item = P>,
     last: bool,
-) {
-    json.extend_from_slice(format!("\"{name}\": [").as_bytes());
+) -> std::io::Result<()> {
+    write!(json, "\"{name}\": [")?;
     let mut empty = true;
     for piece in pieces {
         let piece = piece.as_ref();
         if piece.is_empty() {
             continue;
         }
-        json.extend_from_slice(if empty { b"\n" } else { b",\n" });
-        json.extend_from_slice(piece);
+        json.write_all(if empty { b"\n" } else { b",\n" })?;
+        json.write_all(piece)?;
         empty = false;
     }
-    json.extend_from_slice(match (empty, last) {
+    json.write_all(match (empty, last) {
         (true, true) => b"]\n",
         (true, false) => b"],\n",
         (false, true) => b"\n]\n",
         (false, false) => b"\n],\n",
-    });
+    })
 }
 
 fn write_host_files(compiled: &CompiledSite, staging: &dyn Sink) -> Result<(), Error> {

@@ -405,6 +405,13 @@ impl Partition {
             for t in &doc.terms[doc.starts[p] as usize..doc.starts[p + 1] as usize] {
                 let i = self.entry(doc.term(t));
                 let entry = &mut self.terms[i];
+                // Grown by a quarter, not doubled: the postings are the most of what a large
+                // build holds while it renders.
+                if entry.postings.len() == entry.postings.capacity() {
+                    entry
+                        .postings
+                        .reserve_exact((entry.postings.len() / 4).max(4));
+                }
                 entry
                     .postings
                     .push((number, (t.count.min(255) << 3) | u32::from(t.flags)));
