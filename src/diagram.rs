@@ -35,7 +35,9 @@ const LABEL_LIMIT: usize = 40;
 pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     let from = &site.articles[id].page_path;
     let mut seen = BTreeSet::new();
-    let mut neighbours: Vec<(Node, &'static str)> = Vec::new();
+    // (target, node class, edge class), the See also first; only the first
+    // `LOCAL_GRAPH_LIMIT` are drawn, and only they are made into nodes.
+    let mut around: Vec<(Target, &'static str, &'static str)> = Vec::new();
     let node = |target: &Target, class: &'static str| {
         let (label, class) = match target {
             Target::Article(to) => (site.articles[*to].title.clone(), class),
@@ -50,20 +52,24 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     };
     for target in graph.see_also(id) {
         if *target != Target::Article(id) && seen.insert(target.clone()) {
-            neighbours.push((node(target, "ns"), "es"));
+            around.push((target.clone(), "ns", "es"));
         }
     }
     for &back in &graph.backlinks[id] {
         let target = Target::Article(back);
         if seen.insert(target.clone()) {
-            neighbours.push((node(&target, "nl"), "el"));
+            around.push((target, "nl", "el"));
         }
     }
-    if neighbours.is_empty() {
+    if around.is_empty() {
         return String::new();
     }
-    let hidden = neighbours.len().saturating_sub(LOCAL_GRAPH_LIMIT);
-    neighbours.truncate(LOCAL_GRAPH_LIMIT);
+    let hidden = around.len().saturating_sub(LOCAL_GRAPH_LIMIT);
+    around.truncate(LOCAL_GRAPH_LIMIT);
+    let neighbours: Vec<(Node, &'static str)> = around
+        .iter()
+        .map(|(target, class, edge)| (node(target, class), *edge))
+        .collect();
     let (w, h) = (320.0_f64, 260.0_f64);
     let (cx, cy, r) = (w / 2.0, h / 2.0, 95.0);
     let mut svg = String::new();

@@ -236,7 +236,14 @@ pub fn root_prefix(page_path: &str) -> String {
 
 /// A relative URL from page `from` to page `to` (both without `.html`).
 pub fn relative_page_url(from: &str, to: &str) -> String {
-    format!("{}{}.html", root_prefix(from), to)
+    let depth = from.matches('/').count();
+    let mut url = String::with_capacity(3 * depth + to.len() + 5);
+    for _ in 0..depth {
+        url.push_str("../");
+    }
+    url.push_str(to);
+    url.push_str(".html");
+    url
 }
 
 /// Renders an article's body. `offset` is where the body starts in the article file.

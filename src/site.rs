@@ -110,7 +110,7 @@ pub fn normalize_title(title: &str) -> String {
         return out;
     }
     let mut pending_space = false;
-    for c in title.nfc() {
+    let mut push = |c: char| {
         let c = match c {
             '_' => ' ',
             '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => '-',
@@ -118,13 +118,21 @@ pub fn normalize_title(title: &str) -> String {
         };
         if c.is_whitespace() {
             pending_space = !out.is_empty();
-            continue;
+            return;
         }
         if pending_space {
             out.push(' ');
             pending_space = false;
         }
         out.extend(c.to_lowercase());
+    };
+    // Most titles are in NFC already, which a quick check tells without composing them again.
+    if unicode_normalization::is_nfc_quick(title.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        title.chars().for_each(&mut push);
+    } else {
+        title.nfc().for_each(&mut push);
     }
     out
 }
