@@ -45,10 +45,23 @@ pub struct MemoryOutput {
 
 impl Sink for MemoryOutput {
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
+        self.keep(rel, bytes.to_vec())
+    }
+
+    fn write_with(&self, rel: &str, fill: crate::pages::Fill<'_>) -> Result<(), Error> {
+        // Made in place (a large file is not copied once made).
+        let mut bytes = Vec::with_capacity(1 << 20);
+        fill(&mut bytes).map_err(|e| Error::io(Path::new(rel), e))?;
+        self.keep(rel, bytes)
+    }
+}
+
+impl MemoryOutput {
+    fn keep(&self, rel: &str, bytes: Vec<u8>) -> Result<(), Error> {
         self.files
             .lock()
             .map_err(|_| Error::Usage("a render thread failed".into()))?
-            .insert(rel.to_string(), bytes.to_vec());
+            .insert(rel.to_string(), bytes);
         Ok(())
     }
 }
