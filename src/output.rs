@@ -202,13 +202,22 @@ impl Staging {
         // half-way leaves nothing the next build would not know to clean up.
         let union: BTreeSet<String> = previous.union(&written).cloned().collect();
         write_manifest(&self.dir, &self.dest, &union)?;
-        for rel in &written {
-            let from = self.dir.join(rel);
-            let to = self.dest.join(rel);
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        // Each folder once, then the files on every core.
+        let folders: BTreeSet<&str> = written
+            .iter()
+            .filter_map(|rel| rel.rsplit_once('/').map(|(folder, _)| folder))
+            .collect();
+        for folder in folders {
+            let path = self.dest.join(folder);
+            std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+        {
+            use rayon::prelude::*;
+            let written: Vec<&String> = written.iter().collect();
+            written.par_iter().try_for_each(|rel| {
+                let to = self.dest.join(rel);
+                std::fs::rename(self.dir.join(rel), &to).map_err(|e| Error::io(&to, e))
+            })?;
         }
         let mut removed = 0;
         for rel in previous.difference(&written) {
