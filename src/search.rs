@@ -144,6 +144,15 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
             }
             previous_cjk = None;
             at += 1;
+            // The rest of a lower-case ASCII word, or of a run of ASCII between words, in one go.
+            let more = |b: u8| match (in_word && borrowed, b) {
+                (true, b'a'..=b'z' | b'0'..=b'9') => true,
+                (false, b) => !in_word && b.is_ascii() && !b.is_ascii_alphanumeric(),
+                _ => false,
+            };
+            while at < bytes.len() && more(bytes[at]) {
+                at += 1;
+            }
             continue;
         }
         let c = text[at..]
@@ -1085,6 +1094,7 @@ mod tests {
             "Z",
             "\u{301}",
             "mixedCASEword,andMORE;Ω Ωmega ωMEGA ÀÉÎ éA aÉ",
+            "runs  ,,; of   punctuation -- a1b2 3c 44 x,y Zz zZ é,é \u{301}. end.",
         ];
         for text in texts {
             let (mut fast, mut reference) = (Vec::new(), Vec::new());
