@@ -254,6 +254,8 @@ pub fn render_body(
     dialect: Dialect,
 ) -> RenderedBody {
     let mut renderer = BodyRenderer::new(cx, offset, dialect);
+    // The plain text is shorter than the Markdown: made once, not grown by doubling.
+    renderer.result.text.reserve(markdown.len());
     let events: Vec<(Event<'_>, std::ops::Range<usize>)> =
         Parser::new_ext(markdown, dialect.options())
             .into_offset_iter()
