@@ -227,8 +227,8 @@ fn article_pages(
     Ok(diagnostics)
 }
 
-/// Renders the generated pages, graph.json and the search index (which needs the bodies'
-/// text, not their HTML), and writes them with the host files and assets.
+/// Renders the generated pages and graph.json, writes the search index if given one (a build;
+/// it holds what it needs, not the bodies' text), and writes the host files and assets.
 fn generated_files(
     compiled: &CompiledSite,
     staging: &dyn Sink,

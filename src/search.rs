@@ -838,7 +838,7 @@ impl Streamed {
         index
     }
 
-    /// Writes every file of the index into `sink` (the partitions are let go one by one).
+    /// Writes every file of the index into `sink`, then lets the index go.
     pub fn write(self, site: &Site, sink: &dyn Sink) -> Result<Written, Error> {
         let out = counter(sink);
         write_all(site, &self.ids, &self.partitions, &out, |n, _, rare| {
