@@ -501,11 +501,19 @@ impl Session {
         let selection = if everything || !same_index {
             None
         } else {
+            let previous = previous.as_ref();
+            let listings = listings_changed(previous, &compiled, &changed_sources);
+            let links = links_changed(previous, &compiled, &changed_sources);
+            // (As in `patch`: the list pages change only with listings or links.)
+            let lists = match listings || links {
+                true => lists_touched(previous, &compiled, &changed_sources, &removed),
+                false => BTreeSet::new(),
+            };
             Some(Changes {
-                articles: affected(previous.as_ref(), &compiled, &changed_sources, &removed),
-                listings: listings_changed(previous.as_ref(), &compiled, &changed_sources),
-                links: links_changed(previous.as_ref(), &compiled, &changed_sources),
-                lists: lists_touched(previous.as_ref(), &compiled, &changed_sources, &removed),
+                articles: affected(previous, &compiled, &changed_sources, &removed),
+                listings,
+                links,
+                lists,
             })
         };
         let sink = MemoryOutput::default();

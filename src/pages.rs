@@ -773,15 +773,8 @@ pub struct GraphJsonPieces {
     edges: Vec<Box<[u8]>>,
 }
 
-/// The whole graph for other tools; its schema is documented in the README.
-pub fn graph_json(compiled: &CompiledSite) -> String {
-    let mut json = Vec::new();
-    // (Writing into memory cannot fail.)
-    let _ = write_graph_json(compiled, Selection::All, &mut json);
-    String::from_utf8(json).unwrap_or_default()
-}
-
-/// Writes graph.json, drawing again (where pieces are kept) only what `selection` says
+/// Writes graph.json (the whole graph for other tools; its schema is documented in the
+/// README), drawing again (where pieces are kept) only what `selection` says
 /// changed.
 fn write_graph_json(
     compiled: &CompiledSite,

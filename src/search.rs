@@ -653,22 +653,38 @@ fn empty_partitions() -> Vec<Partition> {
 /// The postings of every term of the articles `ids`, partitioned, with every first use (a
 /// live index).
 fn postings(site: &Site, bodies: &[RenderedBody], ids: &[ArticleId]) -> Vec<Partition> {
-    use rayon::prelude::*;
     let mut partitions = empty_partitions();
     for (n, batch) in ids.chunks(BATCH).enumerate() {
-        let docs: Vec<DocTerms> = batch
-            .par_iter()
-            .map_init(Scratch::default, |scratch, &id| {
-                doc_terms(&site.articles[id], &bodies[id], scratch)
-            })
-            .collect();
         let first = (n * BATCH) as u32;
-        partitions
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(p, partition)| partition.add(p, first, &docs, None));
+        merge_batch(&mut partitions, site, batch, |id| &bodies[id], first, false);
     }
     partitions
+}
+
+/// Merges the terms of the articles `ids` (numbered from `first`), whose bodies `body_of`
+/// gives, into `partitions`: with the contexts of the terms still rare cut from the bodies'
+/// texts, or with every first use (see [`Partition::add`]).
+fn merge_batch<'b>(
+    partitions: &mut [Partition],
+    site: &Site,
+    ids: &[ArticleId],
+    body_of: impl Fn(ArticleId) -> &'b RenderedBody + Sync,
+    first: u32,
+    cut_contexts: bool,
+) {
+    use rayon::prelude::*;
+    let docs: Vec<DocTerms> = ids
+        .par_iter()
+        .map_init(Scratch::default, |scratch, &id| {
+            doc_terms(&site.articles[id], body_of(id), scratch)
+        })
+        .collect();
+    let texts: Option<Vec<&str>> =
+        cut_contexts.then(|| ids.iter().map(|&id| body_of(id).text.trim()).collect());
+    partitions
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(p, partition)| partition.add(p, first, &docs, texts.as_deref()));
 }
 
 /// `search/titles.js`: every article's title and page, and the shard keys.
@@ -806,18 +822,8 @@ impl Streamed {
             .filter(|&id| site.articles[id].page_path != "index")
             .collect();
         let body = |id: ArticleId| &bodies[id - first];
-        let docs: Vec<DocTerms> = batch
-            .par_iter()
-            .map_init(Scratch::default, |scratch, &id| {
-                doc_terms(&site.articles[id], body(id), scratch)
-            })
-            .collect();
-        let texts: Vec<&str> = batch.iter().map(|&id| body(id).text.trim()).collect();
         let number = self.ids.len() as u32;
-        self.partitions
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(p, partition)| partition.add(p, number, &docs, Some(&texts)));
+        merge_batch(&mut self.partitions, site, &batch, body, number, true);
         let entries: Vec<String> = batch
             .par_iter()
             .map(|&id| text_entry(site, body(id), id))
