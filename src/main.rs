@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The allocator: see `Cargo.toml` for why.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Folio builds wiki-style reference sites from a folder of Markdown articles.
 #[derive(Parser)]
 #[command(name = "folio", version, about, long_about = None)]
