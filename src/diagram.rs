@@ -9,11 +9,12 @@
 //! classes are short (`ns` a See also node, `nl` linked from, `nm` missing, `na` ambiguous,
 //! `n` an article; `es`, `el`, `eb` the edges) because a wiki page carries many nodes.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use crate::graph::LinkGraph;
-use crate::html::escape;
+use crate::html::{escape, push_escaped};
 use crate::markdown::{LinkKind, Target, relative_page_url};
 use crate::site::{ArticleId, Site};
 
@@ -70,20 +71,25 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
         .iter()
         .map(|(target, class, edge)| (node(target, class), *edge))
         .collect();
-    let (w, h) = (320.0_f64, 260.0_f64);
-    let (cx, cy, r) = (w / 2.0, h / 2.0, 95.0);
-    let mut svg = String::new();
+    // Whole pixels: integers are written without the cost of formatting floats.
+    let (w, h) = (320_i64, 260_i64);
+    let (cx, cy, r) = (w / 2, h / 2, 95.0);
+    let mut svg = String::with_capacity(400 + 220 * neighbours.len());
     let title = &site.articles[id].title;
     let _ = write!(
         svg,
-        r#"<svg class="local-graph" width="{w}" height="{h}" viewBox="0 0 {w} {h}" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around {}</title>"#,
-        escape(title)
+        r#"<svg class="local-graph" width="{w}" height="{h}" viewBox="0 0 {w} {h}" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around "#
     );
+    push_escaped(&mut svg, title);
+    svg.push_str("</title>");
     let count = neighbours.len() as f64;
     let points: Vec<(f64, f64)> = (0..neighbours.len())
         .map(|i| {
             let angle = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * i as f64 / count;
-            (cx + r * angle.cos(), cy + r * 0.85 * angle.sin())
+            (
+                cx as f64 + r * angle.cos(),
+                cy as f64 + r * 0.85 * angle.sin(),
+            )
         })
         .collect();
     for ((_, edge), (x, y)) in neighbours.iter().zip(&points) {
@@ -95,20 +101,21 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
         );
     }
     for ((n, _), (x, y)) in neighbours.iter().zip(&points) {
-        draw_node(&mut svg, n, *x, *y, 5.0, w, Label::Shown);
+        draw_node(&mut svg, n, *x, *y, 5.0, w as f64, Label::Shown);
     }
     let _ = write!(
         svg,
-        r#"<g class="self"><circle cx="{cx}" cy="{cy}" r="8"/><text x="{cx}" y="{}">{}</text></g>"#,
-        cy + 22.0,
-        escape(&shorten(title, 28))
+        r#"<g class="self"><circle cx="{cx}" cy="{cy}" r="8"/><text x="{cx}" y="{}">"#,
+        cy + 22
     );
+    push_escaped(&mut svg, &shorten(title, 28));
+    svg.push_str("</text></g>");
     if hidden > 0 {
         let _ = write!(
             svg,
             r#"<text class="graph-more" x="{}" y="{}" text-anchor="end">and {hidden} more</text>"#,
-            w - 4.0,
-            h - 6.0
+            w - 4,
+            h - 6
         );
     }
     svg.push_str("</svg>");
@@ -136,23 +143,27 @@ fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64, width: f64
     };
     // The label names the link; a shortened one gets the whole title as a tooltip too.
     let shown = shorten(&n.label, 24);
-    let title = if shown == n.label {
-        String::new()
-    } else {
-        format!("<title>{}</title>", escape(&n.label))
-    };
+    svg.push_str("<a href=\"");
+    push_escaped(svg, &n.href);
+    svg.push_str("\" class=\"");
+    svg.push_str(n.class);
+    svg.push_str("\">");
+    if shown != n.label.as_str() {
+        svg.push_str("<title>");
+        push_escaped(svg, &n.label);
+        svg.push_str("</title>");
+    }
     let _ = write!(
         svg,
-        r#"<a href="{}" class="{}">{title}<circle cx="{}" cy="{}" r="{}"/><text x="{}" y="{}"{anchor}>{}</text></a>"#,
-        escape(&n.href),
-        n.class,
+        r#"<circle cx="{}" cy="{}" r="{}"/><text x="{}" y="{}"{anchor}>"#,
         px(x),
         px(y),
         px(radius),
         px(x),
         px(y + radius + 11.0),
-        escape(&shown)
     );
+    push_escaped(svg, &shown);
+    svg.push_str("</text></a>");
 }
 
 /// A coordinate in whole pixels, rounded as `{:.0}` would (half to even), without the cost
@@ -168,13 +179,16 @@ enum Label {
     Hidden,
 }
 
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
+/// `text` cut to `max` characters, the last of them an ellipsis when it was longer.
+fn shorten(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
     }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
+    let mut chars = text.char_indices();
+    match chars.nth(max.saturating_sub(1)) {
+        Some((cut, _)) if chars.next().is_some() => Cow::Owned(format!("{}…", &text[..cut])),
+        _ => Cow::Borrowed(text),
+    }
 }
 
 /// The site graph: the most connected articles and the links between them.
@@ -454,6 +468,16 @@ fn groups(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn labels_longer_than_the_limit_end_in_an_ellipsis() {
+        use super::shorten;
+        assert_eq!(shorten("Kosovo", 6), "Kosovo");
+        assert_eq!(shorten("Kosovo!", 6), "Kosov…");
+        assert_eq!(shorten("Priština", 8), "Priština");
+        assert_eq!(shorten("Prištinaa", 8), "Prištin…");
+        assert_eq!(shorten("", 3), "");
+    }
+
     use super::*;
 
     #[test]

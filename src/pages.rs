@@ -210,9 +210,7 @@ fn article_pages(
         .map(|id| {
             let (html, warnings) = renderer.article(id).map_err(PageError::Render)?;
             let path = format!("{}.html", compiled.site.articles[id].page_path);
-            staging
-                .write(&path, html.as_bytes())
-                .map_err(PageError::Io)?;
+            staging.write(&path, &html).map_err(PageError::Io)?;
             Ok(warnings)
         })
         .collect();

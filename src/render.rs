@@ -98,6 +98,10 @@ pub struct PageView<'a, T: Serialize> {
     pub kind: &'a str,
 }
 
+/// Room for what an article page holds besides its body, infobox and graph (the default theme
+/// writes 4 to 7 KB around them).
+const ARTICLE_PAGE_FRAME: usize = 8 << 10;
+
 /// Renders pages of one site.
 pub struct Renderer<'a> {
     /// The site.
@@ -132,7 +136,19 @@ impl<'a> Renderer<'a> {
         root: String,
         page: T,
     ) -> Result<String, Diagnostic> {
-        let view = PageView {
+        let context = self.context(template, self.view(kind, page_path, root, page))?;
+        self.theme.render(template, &context)
+    }
+
+    /// A page's view with what every page gets.
+    fn view<'v, T: Serialize>(
+        &self,
+        kind: &'v str,
+        page_path: &str,
+        root: String,
+        page: T,
+    ) -> PageView<'v, T> {
+        PageView {
             root,
             path: format!("{page_path}.html"),
             canonical: self
@@ -145,15 +161,21 @@ impl<'a> Renderer<'a> {
                 .map(|u| format!("{u}{page_path}.html")),
             page,
             kind,
-        };
-        let context = tera::Context::from_serialize(&view).map_err(|e| {
-            Diagnostic::error_in_file(std::path::Path::new(template), e.to_string())
-        })?;
-        self.theme.render(template, &context)
+        }
     }
 
-    /// An article's page.
-    pub fn article(&self, id: ArticleId) -> Result<(String, Vec<Diagnostic>), Diagnostic> {
+    /// The context `template` is rendered with.
+    fn context<T: Serialize>(
+        &self,
+        template: &str,
+        view: PageView<'_, T>,
+    ) -> Result<tera::Context, Diagnostic> {
+        tera::Context::from_serialize(&view)
+            .map_err(|e| Diagnostic::error_in_file(std::path::Path::new(template), e.to_string()))
+    }
+
+    /// An article's page, as the bytes of its file.
+    pub fn article(&self, id: ArticleId) -> Result<(Vec<u8>, Vec<Diagnostic>), Diagnostic> {
         let article = &self.site.articles[id];
         let body = &self.bodies[id];
         let mut warnings = Vec::new();
@@ -223,7 +245,18 @@ impl<'a> Renderer<'a> {
             extra: &article.extra,
             has_highlighted_code: body.has_highlighted_code,
         };
-        let html = self.page("article.html", "article", &article.page_path, view)?;
+        // Room for the page around the body, infobox and graph, so that it is not copied
+        // as it grows.
+        let size_hint = view.body_html.len()
+            + view.infobox_html.len()
+            + view.local_graph_svg.len()
+            + ARTICLE_PAGE_FRAME;
+        let root = root_prefix(&article.page_path);
+        let view = self.view("article", &article.page_path, root, view);
+        let context = self.context("article.html", view)?;
+        let html = self
+            .theme
+            .render_bytes("article.html", &context, size_hint)?;
         Ok((html, warnings))
     }
 

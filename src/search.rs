@@ -93,6 +93,26 @@ fn is_cjk(c: char) -> bool {
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
 }
 
+/// What a byte is to [`for_each_term`].
+const SEPARATOR: u8 = 0;
+const LOWER_OR_DIGIT: u8 = 1;
+const UPPER: u8 = 2;
+const NOT_ASCII: u8 = 3;
+const BYTE_CLASS: [u8; 256] = {
+    let mut class = [SEPARATOR; 256];
+    let mut b = 0;
+    while b < 256 {
+        class[b] = match b as u8 {
+            b'a'..=b'z' | b'0'..=b'9' => LOWER_OR_DIGIT,
+            b'A'..=b'Z' => UPPER,
+            0x80.. => NOT_ASCII,
+            _ => SEPARATOR,
+        };
+        b += 1;
+    }
+    class
+};
+
 /// Calls `f` with each term of some text, folded, and the byte offset where it starts: words
 /// of letters and digits, and CJK runs as single characters and overlapping pairs.
 ///
@@ -124,35 +144,57 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
     while at < bytes.len() {
         let b = bytes[at];
         if b.is_ascii() {
-            if !b.is_ascii_alphanumeric() {
-                end_word!();
-            } else if !in_word {
-                in_word = true;
-                word_start = at;
-                borrowed = !b.is_ascii_uppercase();
-                if !borrowed {
-                    word.clear();
-                    word.push(b.to_ascii_lowercase() as char);
-                }
-            } else if borrowed && b.is_ascii_uppercase() {
-                word.clear();
-                word.push_str(&text[word_start..at]);
-                word.push(b.to_ascii_lowercase() as char);
-                borrowed = false;
-            } else if !borrowed {
-                word.push(b.to_ascii_lowercase() as char);
-            }
             previous_cjk = None;
-            at += 1;
-            // The rest of a lower-case ASCII word, or of a run of ASCII between words, in one go.
-            let more = |b: u8| match (in_word && borrowed, b) {
-                (true, b'a'..=b'z' | b'0'..=b'9') => true,
-                (false, b) => !in_word && b.is_ascii() && !b.is_ascii_alphanumeric(),
-                _ => false,
-            };
-            while at < bytes.len() && more(bytes[at]) {
-                at += 1;
+            if !in_word {
+                if BYTE_CLASS[b as usize] == SEPARATOR {
+                    at += 1;
+                    while at < bytes.len() && BYTE_CLASS[bytes[at] as usize] == SEPARATOR {
+                        at += 1;
+                    }
+                    continue;
+                }
+                // A word starts: read its ASCII letters and digits in one go.
+                let start = at;
+                let mut upper = false;
+                while at < bytes.len() {
+                    match BYTE_CLASS[bytes[at] as usize] {
+                        LOWER_OR_DIGIT => {}
+                        UPPER => upper = true,
+                        _ => break,
+                    }
+                    at += 1;
+                }
+                word_start = start;
+                in_word = true;
+                borrowed = !upper;
+                if upper {
+                    word.clear();
+                    word.extend(
+                        bytes[start..at]
+                            .iter()
+                            .map(|b| b.to_ascii_lowercase() as char),
+                    );
+                }
+                // Ended by a separator or the end of the text: the word is whole. Else a
+                // non-ASCII character goes on with it, below.
+                if at == bytes.len() || bytes[at].is_ascii() {
+                    end_word!();
+                }
+                continue;
             }
+            // Inside a word that has non-ASCII characters.
+            match BYTE_CLASS[b as usize] {
+                SEPARATOR => end_word!(),
+                UPPER if borrowed => {
+                    word.clear();
+                    word.push_str(&text[word_start..at]);
+                    word.push(b.to_ascii_lowercase() as char);
+                    borrowed = false;
+                }
+                _ if !borrowed => word.push(b.to_ascii_lowercase() as char),
+                _ => {}
+            }
+            at += 1;
             continue;
         }
         let c = text[at..]
@@ -1100,9 +1142,27 @@ mod tests {
             "Z",
             "\u{301}",
             "mixedCASEword,andMORE;Ω Ωmega ωMEGA ÀÉÎ éA aÉ",
+            "abcÉdef ABCé abc東京 東京abc ABC東 Xé aBé,éAbc d\u{301}E a\u{301}",
             "runs  ,,; of   punctuation -- a1b2 3c 44 x,y Zz zZ é,é \u{301}. end.",
         ];
-        for text in texts {
+        // And strings drawn from pieces that meet at every kind of boundary.
+        let pieces = [
+            "a", "Zq", "1", " ", "-", "é", "É", "\u{301}", "東", "ß", "İ", "x9Y",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let drawn: Vec<String> = (0..2000)
+            .map(|_| {
+                (0..12)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        pieces[(seed % pieces.len() as u64) as usize]
+                    })
+                    .collect()
+            })
+            .collect();
+        for text in texts.into_iter().chain(drawn.iter().map(String::as_str)) {
             let (mut fast, mut reference) = (Vec::new(), Vec::new());
             for_each_term(text, |t, at| fast.push((t.to_string(), at)));
             for_each_term_reference(text, |t, at| reference.push((t.to_string(), at)));

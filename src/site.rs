@@ -124,7 +124,11 @@ pub fn normalize_title(title: &str) -> String {
             out.push(' ');
             pending_space = false;
         }
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     };
     // Most titles are in NFC already, which a quick check tells without composing them again.
     if unicode_normalization::is_nfc_quick(title.chars())

@@ -161,14 +161,23 @@ impl Theme {
     /// error; one that loops without writing is caught by a watchdog, which ends the process
     /// (Tera cannot be interrupted, and a build that never ends is worse).
     pub fn render(&self, name: &str, context: &tera::Context) -> Result<String, Diagnostic> {
-        let path = self
-            .template_paths
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| PathBuf::from(format!("templates/{name}")));
+        let bytes = self.render_bytes(name, context, 16 << 10)?;
+        String::from_utf8(bytes)
+            .map_err(|e| Diagnostic::error_in_file(&self.template_path(name), e.to_string()))
+    }
+
+    /// Like [`Theme::render`], for a page written straight to a file: the bytes as Tera wrote
+    /// them (UTF-8 from UTF-8 values), with room for `size_hint` of them made at the start.
+    pub fn render_bytes(
+        &self,
+        name: &str,
+        context: &tera::Context,
+        size_hint: usize,
+    ) -> Result<Vec<u8>, Diagnostic> {
+        let path = self.template_path(name);
         let _ticket = watch(&path, self.time_limit);
         let mut out = Bounded {
-            bytes: Vec::with_capacity(16 << 10),
+            bytes: Vec::with_capacity(size_hint.min(PAGE_SIZE_LIMIT)),
             deadline: Instant::now() + self.time_limit,
             writes: 0,
             exceeded: None,
@@ -184,7 +193,15 @@ impl Theme {
             ));
         }
         rendered.map_err(|e| tera_diagnostic(&e, &self.template_paths))?;
-        String::from_utf8(out.bytes).map_err(|e| Diagnostic::error_in_file(&path, e.to_string()))
+        Ok(out.bytes)
+    }
+
+    /// The file a template was read from, for messages.
+    fn template_path(&self, name: &str) -> PathBuf {
+        self.template_paths
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(format!("templates/{name}")))
     }
 
     /// The most time one page may take to render.
