@@ -738,21 +738,16 @@ impl<'c, 's> BodyRenderer<'c, 's> {
 /// Appends to an article's plain text, with one space wherever blocks, breaks and spaces meet
 /// and none at the start (the end's is taken off when the body is done).
 fn push_text(text: &mut String, more: &str) {
-    let mut after_space = text.is_empty() || text.ends_with(' ');
-    let mut kept_from = 0;
-    for (at, &byte) in more.as_bytes().iter().enumerate() {
-        if byte == b' ' {
-            if after_space {
-                // A second space in a row: keep what came before it, drop it.
-                text.push_str(&more[kept_from..at]);
-                kept_from = at + 1;
-            }
-            after_space = true;
-        } else {
-            after_space = false;
-        }
+    let mut rest = more;
+    if text.is_empty() || text.ends_with(' ') {
+        rest = rest.trim_start_matches(' ');
     }
-    text.push_str(&more[kept_from..]);
+    // Runs of spaces are rare: look for them, and copy what lies between at once.
+    while let Some(at) = memchr::memmem::find(rest.as_bytes(), b"  ") {
+        text.push_str(&rest[..=at]);
+        rest = rest[at + 1..].trim_start_matches(' ');
+    }
+    text.push_str(rest);
 }
 
 struct HeadingStart<'a> {
@@ -937,10 +932,10 @@ mod tests {
     #[test]
     fn plain_text_has_one_space_where_pieces_meet_and_none_at_the_start() {
         let mut text = String::new();
-        for piece in ["  a  b ", " ", "c", " d", "", "  ", "é  f"] {
+        for piece in ["  a  b ", " ", "c", " d", "", "  ", "é  f", "   g   h"] {
             push_text(&mut text, piece);
         }
-        assert_eq!(text, "a b c d é f");
+        assert_eq!(text, "a b c d é f g h");
     }
     use crate::site::site_of as site;
 
