@@ -114,8 +114,10 @@ pub struct BuildOptions {
 pub struct BuildReport {
     /// Articles built.
     pub articles: usize,
-    /// Files written.
+    /// The site's files.
     pub files: usize,
+    /// Those of them that the output held already, byte for byte, and were left as they were.
+    pub unchanged: usize,
     /// Stale files of the previous build removed.
     pub removed: usize,
     /// Links between articles and to missing titles.
@@ -492,12 +494,14 @@ pub fn build_observed(
         return Err(Error::Content(diagnostics.into_sorted()));
     }
     let files = staging.len();
+    let unchanged = staging.unchanged();
     let removed = staging.commit()?;
     compiled.timings.step("move into the output");
     let links = compiled.graph.out.iter().map(Vec::len).sum();
     Ok(BuildReport {
         articles: compiled.site.articles.len(),
         files,
+        unchanged,
         removed,
         links,
         missing: compiled.graph.missing.len(),

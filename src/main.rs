@@ -249,10 +249,11 @@ fn build(options: folio::BuildOptions, verbosity: Verbosity) -> Result<ExitCode,
     }
     if verbosity != Verbosity::Quiet {
         println!(
-            "Built {}: {} written to {} ({}, {}, search index {:.1} MB in {}, {}, {} removed) in {:.0} ms",
+            "Built {}: {} in {} ({} unchanged; {}, {}, search index {:.1} MB in {}, {}, {} removed) in {:.0} ms",
             plural(report.articles, "article"),
             plural(report.files, "file"),
             report.dest.display(),
+            report.unchanged,
             plural(report.links, "link"),
             plural(report.missing, "missing title"),
             report.search_index.0 as f64 / 1e6,

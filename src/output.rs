@@ -2,14 +2,15 @@
 //!
 //! Pages are rendered into a staging folder beside the output. Only when every page rendered
 //! are the files moved into the output, each by an atomic rename, so a reader (or a crash)
-//! sees either the old or the new version of each file, never half of one. A manifest records
+//! sees either the old or the new version of each file, never half of one; a file the output
+//! holds already, byte for byte, is left as it is. A manifest records
 //! what Folio wrote; the next build removes only files of that manifest that it no longer
 //! produces, and never touches anything else in the output (`.git`, `CNAME`, files put there
 //! by hand). The output folder itself is checked first: Folio refuses to build into the site's
 //! sources or any folder that contains them.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -99,10 +100,17 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// A folder that receives one build's files before they replace the output.
+///
+/// A file whose bytes the output already holds is not staged at all: it is left as it is (its
+/// modification time too, so that sync tools and caches see only what changed), and it is
+/// still one of the build's files in the manifest.
 pub struct Staging {
     dir: PathBuf,
     dest: PathBuf,
+    /// The files staged, to be moved into the output.
     written: Mutex<BTreeSet<String>>,
+    /// The files the output already holds as they are.
+    unchanged: Mutex<BTreeSet<String>>,
     /// Folders made in the staging folder so far (most files share a few).
     folders: Mutex<BTreeSet<String>>,
 }
@@ -131,14 +139,40 @@ impl Staging {
             dir,
             dest: dest.to_path_buf(),
             written: Mutex::new(BTreeSet::new()),
+            unchanged: Mutex::new(BTreeSet::new()),
             folders: Mutex::new(BTreeSet::new()),
         })
     }
 
-    /// Writes one output file (path relative to the output root, `/`-separated).
+    /// Writes one output file (path relative to the output root, `/`-separated), unless the
+    /// output holds it already.
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
+        if self.holds(rel, bytes) {
+            return lock(&self.unchanged).map(|mut u| {
+                u.insert(rel.to_string());
+            });
+        }
         // One write of the whole file: no buffer needed.
         self.create(rel, &mut |file| file.write_all(bytes))
+    }
+
+    /// Whether the output has a regular file at `rel` with exactly `bytes` in it. Anything
+    /// else (no file, a link, another size, a read error) is "no": the file is then written.
+    fn holds(&self, rel: &str, bytes: &[u8]) -> bool {
+        let path = self.dest.join(rel);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => {}
+            _ => return false,
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            return false;
+        };
+        // One byte more than expected is room enough to see a file that grew meanwhile.
+        let mut old = Vec::with_capacity(bytes.len() + 1);
+        match file.take(bytes.len() as u64 + 1).read_to_end(&mut old) {
+            Ok(_) => old == bytes,
+            Err(_) => false,
+        }
     }
 
     /// Writes one output file that `fill` makes piece by piece, through a buffer.
@@ -158,10 +192,7 @@ impl Staging {
     ) -> Result<(), Error> {
         let path = self.dir.join(rel);
         if let Some((folder, _)) = rel.rsplit_once('/') {
-            let mut folders = self
-                .folders
-                .lock()
-                .map_err(|_| Error::Usage("a render thread failed".into()))?;
+            let mut folders = lock(&self.folders)?;
             if !folders.contains(folder) {
                 let parent = self.dir.join(folder);
                 std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
@@ -170,16 +201,18 @@ impl Staging {
         }
         let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
         fill(&mut file).map_err(|e| Error::io(&path, e))?;
-        self.written
-            .lock()
-            .map_err(|_| Error::Usage("a render thread failed".into()))?
-            .insert(rel.to_string());
+        lock(&self.written)?.insert(rel.to_string());
         Ok(())
     }
 
-    /// How many files were written.
+    /// How many files the build has: those written and those the output holds already.
     pub fn len(&self) -> usize {
-        self.written.lock().map_or(0, |w| w.len())
+        self.written.lock().map_or(0, |w| w.len()) + self.unchanged()
+    }
+
+    /// How many of them the output holds already.
+    pub fn unchanged(&self) -> usize {
+        self.unchanged.lock().map_or(0, |u| u.len())
     }
 
     /// Whether nothing was written.
@@ -196,11 +229,17 @@ impl Staging {
     /// that this one no longer produces. Returns how many stale files were removed.
     pub fn commit(self) -> Result<usize, Error> {
         let written = self.written.into_inner().unwrap_or_default();
+        let unchanged = self.unchanged.into_inner().unwrap_or_default();
         std::fs::create_dir_all(&self.dest).map_err(|e| Error::io(&self.dest, e))?;
         let previous = read_manifest(&self.dest)?;
         // Until the move is done, the manifest names both builds' files, so that a build killed
         // half-way leaves nothing the next build would not know to clean up.
-        let union: BTreeSet<String> = previous.union(&written).cloned().collect();
+        let union: BTreeSet<String> = previous
+            .iter()
+            .chain(&written)
+            .chain(&unchanged)
+            .cloned()
+            .collect();
         write_manifest(&self.dir, &self.dest, &union)?;
         // Each folder once, then the files on every core.
         let folders: BTreeSet<&str> = written
@@ -220,6 +259,7 @@ impl Staging {
             })?;
         }
         let mut removed = 0;
+        let written: BTreeSet<String> = written.into_iter().chain(unchanged).collect();
         for rel in previous.difference(&written) {
             let path = self.dest.join(rel);
             if path.is_file() {
@@ -232,6 +272,12 @@ impl Staging {
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(removed)
     }
+}
+
+/// A lock of the staging's sets (poisoned only if a render thread panicked).
+fn lock<T>(set: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, Error> {
+    set.lock()
+        .map_err(|_| Error::Usage("a render thread failed".into()))
 }
 
 /// Replaces the manifest atomically (written in the staging folder, then renamed).

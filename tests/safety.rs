@@ -96,6 +96,53 @@ fn deleted_and_renamed_articles_leave_no_stale_page() {
     assert!(out.join("d.html").exists());
 }
 
+/// A rebuild leaves the files it would write byte for byte as they are (same inode, same
+/// modification time), and replaces every other: changed, altered by hand, or a link.
+#[cfg(unix)]
+#[test]
+fn unchanged_files_are_left_alone_and_every_other_replaced() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    site(root, &[("a.md", "A"), ("b.md", "B"), ("c.md", "C")]);
+    let first = build(root).unwrap();
+    assert_eq!(first.unchanged, 0);
+    let out = root.join("book");
+    let inode = |name: &str| std::fs::symlink_metadata(out.join(name)).unwrap().ino();
+    let b = inode("b.html");
+    let built = snapshot(&out);
+    // b's source changes; c's page is altered by hand, keeping its length; a copy of a's page
+    // elsewhere takes its place through a symbolic link.
+    std::fs::write(root.join("content/b.md"), "B, longer").unwrap();
+    let c_page = &built["c.html"];
+    std::fs::write(out.join("c.html"), vec![b'x'; c_page.len()]).unwrap();
+    let elsewhere = root.join("a-copy.html");
+    std::fs::write(&elsewhere, &built["a.html"]).unwrap();
+    std::fs::remove_file(out.join("a.html")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("a.html")).unwrap();
+    let second = build(root).unwrap();
+    assert!(second.unchanged > 0 && second.unchanged < second.files);
+    assert!(
+        std::fs::symlink_metadata(out.join("a.html"))
+            .unwrap()
+            .is_file(),
+        "a link in the output is replaced by the page"
+    );
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), built["a.html"]);
+    assert_ne!(inode("b.html"), b);
+    assert_eq!(std::fs::read(out.join("c.html")).unwrap(), *c_page);
+    // Nothing changed since: every file stays as it is, pages down to their inodes.
+    let (a, b) = (inode("a.html"), inode("b.html"));
+    let rebuilt = snapshot(&out);
+    let third = build(root).unwrap();
+    assert_eq!((inode("a.html"), inode("b.html")), (a, b));
+    assert!(
+        third.unchanged + 1 >= third.files,
+        "graph.json may be written anew"
+    );
+    assert_eq!(snapshot(&out), rebuilt);
+}
+
 #[test]
 fn a_tampered_manifest_cannot_make_folio_delete_outside_the_output() {
     let tmp = tempfile::tempdir().unwrap();
