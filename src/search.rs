@@ -289,6 +289,65 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(bytes)
 }
 
+/// How a term is looked up in a hash table. A short ASCII term, as most words are, is its own
+/// key (its bytes in one number), told apart without reading its text; a longer one is known by
+/// a hash with the top bit set, which no short key has, and then compared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TermKey(u64);
+
+impl TermKey {
+    fn of(term: &str) -> TermKey {
+        let bytes = term.as_bytes();
+        if bytes.len() <= 8 && bytes.is_ascii() {
+            let mut eight = [0; 8];
+            eight[..bytes.len()].copy_from_slice(bytes);
+            TermKey(u64::from_le_bytes(eight))
+        } else {
+            TermKey(hash_bytes(bytes) | 1 << 63)
+        }
+    }
+
+    /// Whether the key is the term itself.
+    fn is_exact(self) -> bool {
+        self.0 >> 63 == 0
+    }
+
+    /// Where the table places it.
+    fn hash(self) -> u64 {
+        use std::hash::BuildHasher;
+        if self.is_exact() {
+            rustc_hash::FxBuildHasher.hash_one(self.0)
+        } else {
+            self.0
+        }
+    }
+}
+
+/// Terms to their places in a list whose texts the caller keeps.
+#[derive(Default)]
+struct TermTable(hashbrown::HashTable<(TermKey, u32)>);
+
+impl TermTable {
+    /// The place of `term`, whose key is `key`; `text_of` gives the text at a place.
+    fn find<'t>(&self, key: TermKey, term: &str, text_of: impl Fn(u32) -> &'t str) -> Option<u32> {
+        self.0
+            .find(key.hash(), |&(k, i)| {
+                k == key && (key.is_exact() || text_of(i) == term)
+            })
+            .map(|&(_, i)| i)
+    }
+
+    /// Adds a term not in the table yet.
+    fn insert(&mut self, key: TermKey, place: u32) {
+        self.0
+            .insert_unique(key.hash(), (key, place), |&(k, _)| k.hash());
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// The partition of a term: a hash of its shard key (its first two characters).
 fn partition(term: &str) -> usize {
     let key_len = term.char_indices().nth(2).map_or(term.len(), |(at, _)| at);
@@ -298,6 +357,7 @@ fn partition(term: &str) -> usize {
 /// One distinct term of an article.
 #[derive(Clone, Copy)]
 struct DocTerm {
+    key: TermKey,
     /// Where the term is in [`DocTerms::text`].
     start: u32,
     len: u32,
@@ -326,7 +386,7 @@ impl DocTerms {
 /// Per-thread scratch space for [`doc_terms`].
 #[derive(Default)]
 struct Scratch {
-    table: hashbrown::HashTable<(u64, u32)>,
+    table: TermTable,
     text: String,
     terms: Vec<DocTerm>,
 }
@@ -345,13 +405,13 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
             } else {
                 u32::MAX
             };
-            let hash = hash_bytes(term.as_bytes());
-            let found = table.find(hash, |&(h, i)| {
+            let key = TermKey::of(term);
+            let found = table.find(key, term, |i| {
                 let t = &terms[i as usize];
-                h == hash && &text[t.start as usize..(t.start + t.len) as usize] == term
+                &text[t.start as usize..(t.start + t.len) as usize]
             });
             match found {
-                Some(&(_, i)) => {
+                Some(i) => {
                     let t = &mut terms[i as usize];
                     t.flags |= flag;
                     t.count += 1;
@@ -360,6 +420,7 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
                 None => {
                     let i = terms.len() as u32;
                     terms.push(DocTerm {
+                        key,
                         start: text.len() as u32,
                         len: term.len() as u32,
                         flags: flag,
@@ -367,7 +428,7 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
                         first_use: at,
                     });
                     text.push_str(term);
-                    table.insert_unique(hash, (hash, i), |&(h, _)| h);
+                    table.insert(key, i);
                 }
             }
         });
@@ -438,7 +499,7 @@ type Finished<'a> = (Vec<String>, Vec<RareUse<'a>>);
 #[derive(Default)]
 struct Partition {
     text: String,
-    table: hashbrown::HashTable<(u64, u32)>,
+    table: TermTable,
     terms: Vec<TermPostings>,
 }
 
@@ -454,7 +515,7 @@ impl Partition {
         for (n, doc) in batch.iter().enumerate() {
             let number = first + n as u32;
             for t in &doc.terms[doc.starts[p] as usize..doc.starts[p + 1] as usize] {
-                let i = self.entry(doc.term(t));
+                let i = self.entry(t.key, doc.term(t));
                 let entry = &mut self.terms[i];
                 // Grown by a quarter, not doubled: the postings are the most of what a large
                 // build holds while it renders.
@@ -485,9 +546,8 @@ impl Partition {
     }
 
     /// The place of a term in `terms`, added without postings if it is new.
-    fn entry(&mut self, term: &str) -> usize {
-        let hash = hash_bytes(term.as_bytes());
-        if let Some(i) = self.find_hashed(term, hash) {
+    fn entry(&mut self, key: TermKey, term: &str) -> usize {
+        if let Some(i) = self.find_keyed(key, term) {
             return i;
         }
         let i = self.terms.len();
@@ -499,8 +559,7 @@ impl Partition {
             contexts: Vec::new(),
         });
         self.text.push_str(term);
-        self.table
-            .insert_unique(hash, (hash, i as u32), |&(h, _)| h);
+        self.table.insert(key, i as u32);
         i
     }
 
@@ -586,21 +645,19 @@ impl Partition {
     }
 
     fn find(&self, term: &str) -> Option<usize> {
-        self.find_hashed(term, hash_bytes(term.as_bytes()))
+        self.find_keyed(TermKey::of(term), term)
     }
 
-    fn find_hashed(&self, term: &str, hash: u64) -> Option<usize> {
+    fn find_keyed(&self, key: TermKey, term: &str) -> Option<usize> {
         self.table
-            .find(hash, |&(h, i)| {
-                h == hash && self.term(&self.terms[i as usize]) == term
-            })
-            .map(|&(_, i)| i as usize)
+            .find(key, term, |i| self.term(&self.terms[i as usize]))
+            .map(|i| i as usize)
     }
 
     /// Sets (or, with `None`, removes) one article's posting of a term; returns the term's
     /// place in `terms` and the number of articles it was in before.
     fn set(&mut self, term: &str, number: u32, posting: Option<(u32, u32)>) -> (usize, usize) {
-        let i = self.entry(term);
+        let i = self.entry(TermKey::of(term), term);
         let entry = &mut self.terms[i];
         let before = entry.postings.len();
         match (
@@ -671,12 +728,16 @@ fn text_entry(site: &Site, body: &RenderedBody, id: usize) -> String {
         .iter()
         .map(|h| format!("[{},{}]", json(&h.id), json(&h.text)))
         .collect();
-    let kept: String = body.text.trim().chars().take(TEXT_LIMIT).collect();
+    let text = body.text.trim();
+    let kept = text
+        .char_indices()
+        .nth(TEXT_LIMIT)
+        .map_or(text, |(end, _)| &text[..end]);
     format!(
         "{},[{}],{}",
         json(&article.description),
         headings.join(","),
-        json(&kept)
+        json(kept)
     )
 }
 
