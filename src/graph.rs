@@ -5,6 +5,7 @@
 //! disambiguation pages, the graph pictures, graph.json, `folio check`) reads it and nothing
 //! else. Lists are sorted so that output does not depend on thread scheduling.
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::markdown::{LinkKind, RenderedBody, Target};
@@ -68,19 +69,35 @@ impl LinkGraph {
             backlinks: vec![Vec::new(); n],
             ..LinkGraph::default()
         };
+        // Each article's distinct edges, and the pages of the missing and shared titles it
+        // links to, found on every core; then put together in article order.
+        let prepared: Vec<(Vec<Edge>, Vec<TitlePage>)> = bodies
+            .par_iter()
+            .map(|body| {
+                let edges = edges_of(body);
+                let mut seen = BTreeSet::new();
+                let pages = edges
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| seen.insert(&e.to) && !matches!(e.to, Target::Article(_)))
+                    .map(|(i, e)| (i, e.to.page_path(site).into_owned()))
+                    .collect();
+                (edges, pages)
+            })
+            .collect();
         let mut spellings: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-        for (from, body) in bodies.iter().enumerate() {
-            let edges = edges_of(body);
-            let mut targets = BTreeSet::new();
-            for edge in &edges {
-                if !targets.insert(&edge.to) {
-                    continue;
+        for (from, (edges, pages)) in prepared.into_iter().enumerate() {
+            for to in targets_of(&edges) {
+                if let Target::Article(to) = to
+                    && *to != from
+                {
+                    graph.backlinks[*to].push(from);
                 }
-                match &edge.to {
-                    Target::Article(to) if *to != from => graph.backlinks[*to].push(from),
+            }
+            for (i, page) in pages {
+                match &edges[i].to {
                     Target::Article(_) => {}
                     Target::Missing(title) => {
-                        let page = edge.to.page_path(site).into_owned();
                         *spellings
                             .entry(page.clone())
                             .or_default()
@@ -92,7 +109,6 @@ impl LinkGraph {
                         }
                     }
                     Target::Ambiguous(key) => {
-                        let page = edge.to.page_path(site).into_owned();
                         let entry = graph
                             .ambiguous
                             .entry(page)
@@ -117,7 +133,7 @@ impl LinkGraph {
             }
         }
         let by_title = |ids: &mut Vec<ArticleId>| sort_by_title(site, ids);
-        graph.backlinks.iter_mut().for_each(by_title);
+        graph.backlinks.par_iter_mut().for_each(by_title);
         graph
             .missing
             .values_mut()
@@ -195,6 +211,10 @@ fn edges_of(body: &RenderedBody) -> Vec<Edge> {
     }
     edges
 }
+
+/// An edge to a missing or shared title (its place among an article's edges) and the page
+/// that title gets.
+type TitlePage = (usize, String);
 
 /// The distinct targets of some edges, in order.
 fn targets_of(edges: &[Edge]) -> Vec<&Target> {
