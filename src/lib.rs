@@ -270,7 +270,9 @@ pub fn link(
         .collect();
     // In batches when the search index is made on the way, so that only one batch of texts
     // is held at a time.
-    let mut search = inputs.index_search.then(search::Streamed::default);
+    let mut search = inputs
+        .index_search
+        .then(|| search::Streamed::new(inputs.pack_html));
     let batch = match search {
         Some(_) => search::Streamed::BATCH,
         None => sources.len().max(1),

@@ -13,6 +13,7 @@
 //! removed, lowercase; runs of CJK characters are indexed as overlapping pairs (and single
 //! characters), so that a two-character Chinese word is found without a dictionary.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -472,8 +473,7 @@ struct TermPostings {
     /// Where the term is in [`Partition::text`].
     start: u32,
     len: u32,
-    /// (article number, count and flags packed: `count.min(255) << 3 | flags`), by article.
-    postings: Vec<(u32, u32)>,
+    postings: Postings,
     /// The body offset of the term's first use in each article of `postings` (a live index,
     /// which keeps the texts, keeps these for every term).
     first_uses: Vec<u32>,
@@ -494,6 +494,66 @@ enum Context<'a> {
 type RareUse<'a> = (u32, &'a str, Context<'a>);
 /// A partition's shard keys and rare terms' first uses.
 type Finished<'a> = (Vec<String>, Vec<RareUse<'a>>);
+
+/// A term's postings, by article number: each the article's number and how the term stands
+/// there, its count and flags packed (`count.min(255) << 3 | flags`, 11 bits). Two lists, so
+/// that a posting takes 6 bytes, not 8: the postings are the most of what a large build holds
+/// while it renders.
+#[derive(Default)]
+struct Postings {
+    numbers: Vec<u32>,
+    packed: Vec<u16>,
+}
+
+impl Postings {
+    fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// (article number, count and flags), in order.
+    fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.numbers
+            .iter()
+            .zip(&self.packed)
+            .map(|(&n, &p)| (n, u32::from(p)))
+    }
+
+    /// Adds the posting of an article numbered after all those in the list.
+    fn push(&mut self, number: u32, packed: u32) {
+        // Grown by a quarter, not doubled, for the same reason.
+        if self.numbers.len() == self.numbers.capacity() {
+            let more = (self.numbers.len() / 4).max(4);
+            self.numbers.reserve_exact(more);
+            self.packed.reserve_exact(more);
+        }
+        self.numbers.push(number);
+        self.packed.push(packed as u16);
+    }
+
+    /// Where article `number`'s posting is, or would go.
+    fn find(&self, number: u32) -> Result<usize, usize> {
+        self.numbers.binary_search(&number)
+    }
+
+    fn insert(&mut self, at: usize, number: u32, packed: u32) {
+        self.numbers.insert(at, number);
+        self.packed.insert(at, packed as u16);
+    }
+
+    fn remove(&mut self, at: usize) {
+        self.numbers.remove(at);
+        self.packed.remove(at);
+    }
+}
+
+/// How a term stands in one article: its count (at most 255) and where it is, in 11 bits.
+fn packed_posting(count: u32, flags: u8) -> u32 {
+    (count.min(255) << 3) | u32::from(flags)
+}
 
 /// One partition of the postings.
 #[derive(Default)]
@@ -517,16 +577,9 @@ impl Partition {
             for t in &doc.terms[doc.starts[p] as usize..doc.starts[p + 1] as usize] {
                 let i = self.entry(t.key, doc.term(t));
                 let entry = &mut self.terms[i];
-                // Grown by a quarter, not doubled: the postings are the most of what a large
-                // build holds while it renders.
-                if entry.postings.len() == entry.postings.capacity() {
-                    entry
-                        .postings
-                        .reserve_exact((entry.postings.len() / 4).max(4));
-                }
                 entry
                     .postings
-                    .push((number, (t.count.min(255) << 3) | u32::from(t.flags)));
+                    .push(number, packed_posting(t.count, t.flags));
                 match texts {
                     None => entry.first_uses.push(t.first_use),
                     Some(texts) if entry.postings.len() <= CONTEXT_MAX_ARTICLES => {
@@ -554,7 +607,7 @@ impl Partition {
         self.terms.push(TermPostings {
             start: self.text.len() as u32,
             len: term.len() as u32,
-            postings: Vec::new(),
+            postings: Postings::default(),
             first_uses: Vec::new(),
             contexts: Vec::new(),
         });
@@ -580,7 +633,7 @@ impl Partition {
                 let entry = &self.terms[order[end]];
                 if entry.postings.len() <= CONTEXT_MAX_ARTICLES {
                     let term = self.term(entry);
-                    let docs = entry.postings.iter().map(|&(doc, _)| doc);
+                    let docs = entry.postings.numbers.iter().copied();
                     for (doc, &at) in docs.clone().zip(&entry.first_uses) {
                         if at != u32::MAX {
                             rare.push((doc, term, Context::At(at)));
@@ -612,7 +665,7 @@ impl Partition {
             }
             let _ = write!(body, "{}:[", json(self.term(entry)));
             let mut last = 0u32;
-            for (j, &(doc, packed)) in entry.postings.iter().enumerate() {
+            for (j, (doc, packed)) in entry.postings.iter().enumerate() {
                 if j > 0 {
                     body.push(',');
                 }
@@ -660,12 +713,9 @@ impl Partition {
         let i = self.entry(TermKey::of(term), term);
         let entry = &mut self.terms[i];
         let before = entry.postings.len();
-        match (
-            entry.postings.binary_search_by_key(&number, |p| p.0),
-            posting,
-        ) {
+        match (entry.postings.find(number), posting) {
             (Ok(at), Some((packed, first_use))) => {
-                entry.postings[at].1 = packed;
+                entry.postings.packed[at] = packed as u16;
                 entry.first_uses[at] = first_use;
             }
             (Ok(at), None) => {
@@ -673,7 +723,7 @@ impl Partition {
                 entry.first_uses.remove(at);
             }
             (Err(at), Some((packed, first_use))) => {
-                entry.postings.insert(at, (number, packed));
+                entry.postings.insert(at, number, packed);
                 entry.first_uses.insert(at, first_use);
             }
             (Err(_), None) => {}
@@ -897,25 +947,34 @@ impl Counter<'_> {
 /// and the rare terms' contexts stay until the files are written.
 pub struct Streamed {
     partitions: Vec<Partition>,
-    /// Each indexed article's text shard entry start, by number.
-    entries: Vec<String>,
+    /// Each indexed article's text shard entry start, by number; LZ4-packed when `packed`.
+    entries: Vec<Box<[u8]>>,
+    /// Whether the entries are packed until they are written (a large site, where they are
+    /// the second largest part of the index).
+    packed: bool,
     /// The indexed articles, by number.
     ids: Vec<ArticleId>,
 }
 
 impl Default for Streamed {
     fn default() -> Self {
-        Streamed {
-            partitions: empty_partitions(),
-            entries: Vec::new(),
-            ids: Vec::new(),
-        }
+        Streamed::new(false)
     }
 }
 
 impl Streamed {
     /// How many bodies to render before their texts are indexed and let go.
     pub const BATCH: usize = BATCH;
+
+    /// An empty index; with `packed`, the text shard entries are kept LZ4-packed.
+    pub fn new(packed: bool) -> Streamed {
+        Streamed {
+            partitions: empty_partitions(),
+            entries: Vec::new(),
+            packed,
+            ids: Vec::new(),
+        }
+    }
 
     /// Indexes the next articles, `first` and those after it whose `bodies` these are (the
     /// home page aside), then empties the bodies' texts.
@@ -927,9 +986,17 @@ impl Streamed {
         let body = |id: ArticleId| &bodies[id - first];
         let number = self.ids.len() as u32;
         merge_batch(&mut self.partitions, site, &batch, body, number, true);
-        let entries: Vec<String> = batch
+        let packed = self.packed;
+        let entries: Vec<Box<[u8]>> = batch
             .par_iter()
-            .map(|&id| text_entry(site, body(id), id))
+            .map(|&id| {
+                let entry = text_entry(site, body(id), id);
+                if packed {
+                    lz4_flex::compress_prepend_size(entry.as_bytes()).into()
+                } else {
+                    entry.into_bytes().into()
+                }
+            })
             .collect();
         self.entries.extend(entries);
         self.ids.extend(batch);
@@ -940,7 +1007,7 @@ impl Streamed {
 
     /// The index of `bodies`, whose texts it empties.
     pub fn of(site: &Site, bodies: &mut [RenderedBody]) -> Streamed {
-        let mut index = Streamed::default();
+        let mut index = Streamed::new(false);
         for (n, batch) in bodies.chunks_mut(BATCH).enumerate() {
             index.add(site, n * BATCH, batch);
         }
@@ -951,9 +1018,20 @@ impl Streamed {
     pub fn write(self, site: &Site, sink: &dyn Sink) -> Result<Written, Error> {
         let out = counter(sink);
         write_all(site, &self.ids, &self.partitions, &out, |n, _, rare| {
-            text_item(&self.entries[n], "", rare.iter().map(|r| (r.1, r.2)))
+            text_item(&self.entry(n), "", rare.iter().map(|r| (r.1, r.2)))
         })?;
         Ok(out.written())
+    }
+
+    /// Article `n`'s text shard entry start.
+    fn entry(&self, n: usize) -> Cow<'_, str> {
+        let bytes = &self.entries[n];
+        if self.packed {
+            let unpacked = lz4_flex::decompress_size_prepended(bytes).unwrap_or_default();
+            Cow::Owned(String::from_utf8(unpacked).unwrap_or_default())
+        } else {
+            String::from_utf8_lossy(bytes)
+        }
     }
 }
 
@@ -1034,7 +1112,7 @@ impl LiveIndex {
                 doc.terms
                     .iter()
                     .map(|t| {
-                        let packed = (t.count.min(255) << 3) | u32::from(t.flags);
+                        let packed = packed_posting(t.count, t.flags);
                         (doc.term(t).to_string(), (packed, t.first_use))
                     })
                     .collect()
@@ -1059,7 +1137,7 @@ impl LiveIndex {
                 if (before <= CONTEXT_MAX_ARTICLES)
                     != (entry.postings.len() <= CONTEXT_MAX_ARTICLES)
                 {
-                    for &(doc, _) in &entry.postings {
+                    for &doc in &entry.postings.numbers {
                         dirty_texts.insert(doc as usize / TEXT_SHARD_SIZE);
                     }
                 }
