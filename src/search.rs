@@ -292,17 +292,18 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
 }
 
 /// How a term is looked up in a hash table. A short ASCII term, as most words are, is its own
-/// key (its bytes in one number), told apart without reading its text; a longer one is known by
-/// a hash with the top bit set, which no short key has, and then compared.
+/// key (its length and bytes in one number), told apart without reading its text; a longer one
+/// is known by a hash with the top bit set, which no short key has, and then compared.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct TermKey(u64);
 
 impl TermKey {
     fn of(term: &str) -> TermKey {
         let bytes = term.as_bytes();
-        if bytes.len() <= 8 && bytes.is_ascii() {
+        if bytes.len() < 8 && bytes.is_ascii() {
             let mut eight = [0; 8];
             eight[..bytes.len()].copy_from_slice(bytes);
+            eight[7] = bytes.len() as u8;
             TermKey(u64::from_le_bytes(eight))
         } else {
             TermKey(hash_bytes(bytes) | 1 << 63)
@@ -524,7 +525,7 @@ impl Postings {
     }
 
     /// Adds the posting of an article numbered after all those in the list.
-    fn push(&mut self, number: u32, packed: u32) {
+    fn push(&mut self, number: u32, packed: u16) {
         // Grown by a quarter, not doubled, for the same reason.
         if self.numbers.len() == self.numbers.capacity() {
             let more = (self.numbers.len() / 4).max(4);
@@ -532,7 +533,7 @@ impl Postings {
             self.packed.reserve_exact(more);
         }
         self.numbers.push(number);
-        self.packed.push(packed as u16);
+        self.packed.push(packed);
     }
 
     /// Where article `number`'s posting is, or would go.
@@ -540,9 +541,9 @@ impl Postings {
         self.numbers.binary_search(&number)
     }
 
-    fn insert(&mut self, at: usize, number: u32, packed: u32) {
+    fn insert(&mut self, at: usize, number: u32, packed: u16) {
         self.numbers.insert(at, number);
-        self.packed.insert(at, packed as u16);
+        self.packed.insert(at, packed);
     }
 
     fn remove(&mut self, at: usize) {
@@ -552,8 +553,8 @@ impl Postings {
 }
 
 /// How a term stands in one article: its count (at most 255) and where it is, in 11 bits.
-fn packed_posting(count: u32, flags: u8) -> u32 {
-    (count.min(255) << 3) | u32::from(flags)
+fn packed_posting(count: u32, flags: u8) -> u16 {
+    ((count.min(255) as u16) << 3) | u16::from(flags & 7)
 }
 
 /// One partition of the postings.
@@ -710,13 +711,13 @@ impl Partition {
 
     /// Sets (or, with `None`, removes) one article's posting of a term; returns the term's
     /// place in `terms` and the number of articles it was in before.
-    fn set(&mut self, term: &str, number: u32, posting: Option<(u32, u32)>) -> (usize, usize) {
+    fn set(&mut self, term: &str, number: u32, posting: Option<(u16, u32)>) -> (usize, usize) {
         let i = self.entry(TermKey::of(term), term);
         let entry = &mut self.terms[i];
         let before = entry.postings.len();
         match (entry.postings.find(number), posting) {
             (Ok(at), Some((packed, first_use))) => {
-                entry.postings.packed[at] = packed as u16;
+                entry.postings.packed[at] = packed;
                 entry.first_uses[at] = first_use;
             }
             (Ok(at), None) => {
@@ -1109,7 +1110,7 @@ impl LiveIndex {
             dirty_texts.insert(number / TEXT_SHARD_SIZE);
             let before = doc_terms(old_article, old_body, &mut scratch);
             let after = doc_terms(&site.articles[id], &bodies[id], &mut scratch);
-            let postings = |doc: &DocTerms| -> BTreeMap<String, (u32, u32)> {
+            let postings = |doc: &DocTerms| -> BTreeMap<String, (u16, u32)> {
                 doc.terms
                     .iter()
                     .map(|t| {
@@ -1307,6 +1308,26 @@ mod tests {
             for_each_term(text, |t, at| fast.push((t.to_string(), at)));
             for_each_term_reference(text, |t, at| reference.push((t.to_string(), at)));
             assert_eq!(fast, reference, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_term_table_tells_every_term_apart() {
+        let terms = [
+            "a", "a\0", "ab", "ba", "abcdefg", "abcdefgh", "abcdefgi", "é", "e", "東京", "",
+        ];
+        let mut table = TermTable::default();
+        for (i, term) in terms.iter().enumerate() {
+            assert_eq!(
+                table.find(TermKey::of(term), term, |j| terms[j as usize]),
+                None
+            );
+            table.insert(TermKey::of(term), i as u32);
+        }
+        assert!(TermKey::of("abcdefg").is_exact() && !TermKey::of("abcdefgh").is_exact());
+        for (i, term) in terms.iter().enumerate() {
+            let found = table.find(TermKey::of(term), term, |j| terms[j as usize]);
+            assert_eq!(found, Some(i as u32), "{term:?}");
         }
     }
 
