@@ -468,17 +468,16 @@ fn groups(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn labels_longer_than_the_limit_end_in_an_ellipsis() {
-        use super::shorten;
         assert_eq!(shorten("Kosovo", 6), "Kosovo");
         assert_eq!(shorten("Kosovo!", 6), "Kosov…");
         assert_eq!(shorten("Priština", 8), "Priština");
         assert_eq!(shorten("Prištinaa", 8), "Prištin…");
         assert_eq!(shorten("", 3), "");
     }
-
-    use super::*;
 
     #[test]
     fn whole_pixels_round_as_formatting_does() {

@@ -5,8 +5,9 @@
 //! disambiguation pages, the graph pictures, graph.json, `folio check`) reads it and nothing
 //! else. Lists are sorted so that output does not depend on thread scheduling.
 
-use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
+
+use rayon::prelude::*;
 
 use crate::markdown::{LinkKind, RenderedBody, Target};
 use crate::site::{ArticleId, Site};
@@ -71,33 +72,31 @@ impl LinkGraph {
         };
         // Each article's distinct edges, and the pages of the missing and shared titles it
         // links to, found on every core; then put together in article order.
-        let prepared: Vec<(Vec<Edge>, Vec<TitlePage>)> = bodies
+        // (The pages in the order of `targets_of`, which gives them again below.)
+        let prepared: Vec<(Vec<Edge>, Vec<String>)> = bodies
             .par_iter()
             .map(|body| {
                 let edges = edges_of(body);
-                let mut seen = BTreeSet::new();
-                let pages = edges
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| seen.insert(&e.to) && !matches!(e.to, Target::Article(_)))
-                    .map(|(i, e)| (i, e.to.page_path(site).into_owned()))
+                let pages = targets_of(&edges)
+                    .into_iter()
+                    .filter(|t| !matches!(t, Target::Article(_)))
+                    .map(|t| t.page_path(site).into_owned())
                     .collect();
                 (edges, pages)
             })
             .collect();
         let mut spellings: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
         for (from, (edges, pages)) in prepared.into_iter().enumerate() {
+            let mut pages = pages.into_iter();
             for to in targets_of(&edges) {
-                if let Target::Article(to) = to
-                    && *to != from
-                {
-                    graph.backlinks[*to].push(from);
-                }
-            }
-            for (i, page) in pages {
-                match &edges[i].to {
-                    Target::Article(_) => {}
+                match to {
+                    Target::Article(to) => {
+                        if *to != from {
+                            graph.backlinks[*to].push(from);
+                        }
+                    }
                     Target::Missing(title) => {
+                        let page = pages.next().unwrap_or_default();
                         *spellings
                             .entry(page.clone())
                             .or_default()
@@ -109,6 +108,7 @@ impl LinkGraph {
                         }
                     }
                     Target::Ambiguous(key) => {
+                        let page = pages.next().unwrap_or_default();
                         let entry = graph
                             .ambiguous
                             .entry(page)
@@ -211,10 +211,6 @@ fn edges_of(body: &RenderedBody) -> Vec<Edge> {
     }
     edges
 }
-
-/// An edge to a missing or shared title (its place among an article's edges) and the page
-/// that title gets.
-type TitlePage = (usize, String);
 
 /// The distinct targets of some edges, in order.
 fn targets_of(edges: &[Edge]) -> Vec<&Target> {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use folio::incremental::{Session, build_in_memory};
+use folio::incremental::{Session, Update, build_in_memory};
 
 fn write(root: &Path, rel: &str, text: &str) {
     let path = root.join("content").join(rel);
@@ -39,6 +39,15 @@ fn assert_same_as_full_build(session: &Session, root: &Path, step: &str) {
     }
 }
 
+/// One step of a sequence: `rel` gets `text`, the session rebuilds, and its output must equal
+/// a full build's. Returns what the rebuild did.
+fn step(session: &mut Session, root: &Path, rel: &str, text: &str, what: &str) -> Update {
+    write(root, rel, text);
+    let update = session.rebuild().unwrap();
+    assert_same_as_full_build(session, root, what);
+    update
+}
+
 fn article(title: &str, description: &str, body: &str) -> String {
     format!("+++\ntitle = \"{title}\"\ndescription = \"{description}\"\n+++\n{body}\n")
 }
@@ -69,7 +78,8 @@ fn every_rebuild_equals_a_full_build() {
     assert_same_as_full_build(&session, root, "the first build");
 
     // Editing one body re-renders that article and its neighbours only.
-    write(
+    let update = step(
+        &mut session,
         root,
         "a3.md",
         &article(
@@ -77,8 +87,8 @@ fn every_rebuild_equals_a_full_build() {
             "plain",
             "Now links to [[Article 7]] and [[Nowhere]].\n\n## See also\n- Article 8",
         ),
+        "an edit",
     );
-    let update = session.rebuild().unwrap();
     assert!(
         update.pages_rendered < 12,
         "rendered {} pages",
@@ -87,10 +97,10 @@ fn every_rebuild_equals_a_full_build() {
     assert_eq!(update.bodies_rendered, 1);
     assert!(update.changed.contains(&"a3.html".to_string()));
     assert!(update.changed.contains(&"missing/nowhere.html".to_string()));
-    assert_same_as_full_build(&session, root, "an edit");
 
     // Prose alone leaves the home page, the graph page and graph.json as they were.
-    write(
+    let update = step(
+        &mut session,
         root,
         "a3.md",
         &article(
@@ -98,8 +108,8 @@ fn every_rebuild_equals_a_full_build() {
             "plain",
             "Now links to [[Article 7]] and [[Nowhere]], in other words.\n\n## See also\n- Article 8",
         ),
+        "a prose edit",
     );
-    let update = session.rebuild().unwrap();
     assert!(update.changed.contains(&"a3.html".to_string()));
     for untouched in ["index.html", "graph.html", "graph.json", "a11.html"] {
         assert!(
@@ -108,11 +118,11 @@ fn every_rebuild_equals_a_full_build() {
             update.changed
         );
     }
-    assert_same_as_full_build(&session, root, "a prose edit");
 
     // A missing title's page lists every article that still links to it: a second one links
     // to it, then the first takes its link away.
-    write(
+    step(
+        &mut session,
         root,
         "a10.md",
         &article(
@@ -120,10 +130,10 @@ fn every_rebuild_equals_a_full_build() {
             "plain",
             "Links to [[Article 11]] and [[Nowhere]].",
         ),
+        "a second link to a missing title",
     );
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "a second link to a missing title");
-    write(
+    let update = step(
+        &mut session,
         root,
         "a3.md",
         &article(
@@ -131,11 +141,11 @@ fn every_rebuild_equals_a_full_build() {
             "plain",
             "Now links to [[Article 7]] alone.\n\n## See also\n- Article 8",
         ),
+        "a link to a missing title taken away",
     );
-    let update = session.rebuild().unwrap();
     assert!(update.changed.contains(&"missing/nowhere.html".to_string()));
-    assert_same_as_full_build(&session, root, "a link to a missing title taken away");
-    write(
+    step(
+        &mut session,
         root,
         "a3.md",
         &article(
@@ -143,9 +153,8 @@ fn every_rebuild_equals_a_full_build() {
             "plain",
             "Now links to [[Article 7]] and [[Nowhere]], in other words.\n\n## See also\n- Article 8",
         ),
+        "the link back",
     );
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "the link back");
 
     // A shared title's page lists the articles that link to it: one takes its link away.
     write(
@@ -153,21 +162,21 @@ fn every_rebuild_equals_a_full_build() {
         "dup.md",
         &article("Article 11", "a second", "Same title."),
     );
-    write(
+    step(
+        &mut session,
         root,
         "a9.md",
         &article("Article 9", "plain", "Links to [[Article 11]]."),
+        "a shared title",
     );
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "a shared title");
-    write(
+    let update = step(
+        &mut session,
         root,
         "a10.md",
         &article("Article 10", "plain", "Links to [[Nowhere]]."),
+        "a link to a shared title taken away",
     );
-    let update = session.rebuild().unwrap();
     assert_eq!(update.bodies_rendered, 1);
-    assert_same_as_full_build(&session, root, "a link to a shared title taken away");
     std::fs::remove_file(root.join("content/dup.md")).unwrap();
     session.rebuild().unwrap();
     assert_same_as_full_build(&session, root, "a shared title no more");
@@ -180,50 +189,58 @@ fn every_rebuild_equals_a_full_build() {
         )
     };
     write(root, "a1.md", &in_category("Article 1", "Shared"));
-    write(root, "a2.md", &in_category("Article 2", "Shared"));
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "two articles in one category");
-    write(root, "a1.md", &in_category("Article 1", "Other"));
-    let update = session.rebuild().unwrap();
+    step(
+        &mut session,
+        root,
+        "a2.md",
+        &in_category("Article 2", "Shared"),
+        "two articles in one category",
+    );
+    let update = step(
+        &mut session,
+        root,
+        "a1.md",
+        &in_category("Article 1", "Other"),
+        "an article moved to another category",
+    );
     assert!(update.changed.contains(&"category/shared.html".to_string()));
-    assert_same_as_full_build(&session, root, "an article moved to another category");
 
     // A new description shows on the pages that list the article.
-    write(
+    step(
+        &mut session,
         root,
         "a4.md",
         &article("Article 4", "a new description", "Links to [[Article 5]]."),
+        "a description change",
     );
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "a description change");
 
     // An infobox template shows in graph.json.
-    write(
+    step(
+        &mut session,
         root,
         "a4.md",
         "+++\ntitle = \"Article 4\"\ndescription = \"a new description\"\n[infobox]\ntemplate = \"bilateral-relations\"\n+++\nLinks to [[Article 5]].\n",
+        "an infobox template",
     );
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "an infobox template");
 
     // Adding an article that others already wanted.
-    write(
+    step(
+        &mut session,
         root,
         "nowhere.md",
         &article("Nowhere", "now written", "Exists."),
+        "an addition",
     );
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "an addition");
 
     // Renaming a file and retitling an article.
     std::fs::rename(root.join("content/a6.md"), root.join("content/sub-a6.md")).unwrap();
-    write(
+    step(
+        &mut session,
         root,
         "a7.md",
         &article("Article Seven", "renamed", "Links to [[Article 8]]."),
+        "a rename",
     );
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "a rename");
 
     // Deleting an article turns links to it red.
     std::fs::remove_file(root.join("content/a8.md")).unwrap();
@@ -238,9 +255,13 @@ fn every_rebuild_equals_a_full_build() {
     write(root, "a9.md", "+++\ntitle = \n+++\n");
     assert!(session.rebuild().is_err());
     assert_same_as_full_build_except(&session, root);
-    write(root, "a9.md", &article("Article 9", "fixed", "Back."));
-    session.rebuild().unwrap();
-    assert_same_as_full_build(&session, root, "a fixed error");
+    step(
+        &mut session,
+        root,
+        "a9.md",
+        &article("Article 9", "fixed", "Back."),
+        "a fixed error",
+    );
 
     // A template change rebuilds everything.
     std::fs::create_dir_all(root.join("templates")).unwrap();
