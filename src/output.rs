@@ -3,7 +3,8 @@
 //! Pages are rendered into a staging folder beside the output. Only when every page rendered
 //! are the files moved into the output, each by an atomic rename, so a reader (or a crash)
 //! sees either the old or the new version of each file, never half of one; a file the output
-//! holds already, byte for byte, is left as it is. A manifest records
+//! holds already, byte for byte, is left as it is. An output folder that does not exist yet is
+//! the staging folder itself, renamed once. A manifest records
 //! what Folio wrote; the next build removes only files of that manifest that it no longer
 //! produces, and never touches anything else in the output (`.git`, `CNAME`, files put there
 //! by hand). The output folder itself is checked first: Folio refuses to build into the site's
@@ -113,6 +114,9 @@ pub struct Staging {
     unchanged: Mutex<BTreeSet<String>>,
     /// Folders made in the staging folder so far (most files share a few).
     folders: Mutex<BTreeSet<String>>,
+    /// Whether the output did not exist when the build began: no file of it to compare with,
+    /// and the staging folder can become the output in one rename.
+    fresh: bool,
 }
 
 impl Staging {
@@ -141,6 +145,8 @@ impl Staging {
             written: Mutex::new(BTreeSet::new()),
             unchanged: Mutex::new(BTreeSet::new()),
             folders: Mutex::new(BTreeSet::new()),
+            fresh: std::fs::symlink_metadata(dest)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound),
         })
     }
 
@@ -159,6 +165,9 @@ impl Staging {
     /// Whether the output has a regular file at `rel` with exactly `bytes` in it. Anything
     /// else (no file, a link, another size, a read error) is "no": the file is then written.
     fn holds(&self, rel: &str, bytes: &[u8]) -> bool {
+        if self.fresh {
+            return false;
+        }
         let path = self.dest.join(rel);
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => {}
@@ -227,9 +236,22 @@ impl Staging {
 
     /// Moves every staged file into the output and removes the files of the previous build
     /// that this one no longer produces. Returns how many stale files were removed.
+    ///
+    /// An output that did not exist (and still does not) is the staging folder itself, renamed:
+    /// one atomic step instead of one for each file.
     pub fn commit(self) -> Result<usize, Error> {
         let written = self.written.into_inner().unwrap_or_default();
         let unchanged = self.unchanged.into_inner().unwrap_or_default();
+        if self.fresh && unchanged.is_empty() {
+            let manifest = self.dir.join(MANIFEST);
+            std::fs::write(&manifest, manifest_text(&written))
+                .map_err(|e| Error::io(&manifest, e))?;
+            // Refused when the output has appeared meanwhile with something in it (or on a
+            // platform that will not rename onto it): then file by file, as for any output.
+            if !self.dest.exists() && std::fs::rename(&self.dir, &self.dest).is_ok() {
+                return Ok(0);
+            }
+        }
         std::fs::create_dir_all(&self.dest).map_err(|e| Error::io(&self.dest, e))?;
         let previous = read_manifest(&self.dest)?;
         // Until the move is done, the manifest names both builds' files, so that a build killed
@@ -282,11 +304,15 @@ fn lock<T>(set: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, Error> {
 
 /// Replaces the manifest atomically (written in the staging folder, then renamed).
 fn write_manifest(staging: &Path, dest: &Path, files: &BTreeSet<String>) -> Result<(), Error> {
-    let manifest: String = files.iter().map(|p| format!("{p}\n")).collect();
     let tmp = staging.join(MANIFEST);
-    std::fs::write(&tmp, manifest).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::write(&tmp, manifest_text(files)).map_err(|e| Error::io(&tmp, e))?;
     let path = dest.join(MANIFEST);
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}
+
+/// The manifest's text: one path a line.
+fn manifest_text(files: &BTreeSet<String>) -> String {
+    files.iter().map(|p| format!("{p}\n")).collect()
 }
 
 /// Reads the previous build's manifest. Lines that are not plain relative paths inside the

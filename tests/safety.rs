@@ -143,6 +143,48 @@ fn unchanged_files_are_left_alone_and_every_other_replaced() {
     assert_eq!(snapshot(&out), rebuilt);
 }
 
+/// A build into a folder that does not exist renames its staging folder into place; one into
+/// an empty folder the user made moves the files into it, keeping the folder itself. Both give
+/// the same files and manifest, and leave no staging folder behind.
+#[cfg(unix)]
+#[test]
+fn a_new_output_folder_and_an_empty_one_get_the_same_files() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("site");
+    site(&root, &[("a.md", "A [[b]]"), ("sub/b.md", "B")]);
+    let build_into = |dest: &Path| {
+        folio::build(&folio::BuildOptions {
+            root: root.clone(),
+            dest_dir: Some(dest.to_path_buf()),
+            strict: false,
+        })
+        .unwrap()
+    };
+    let new = tmp.path().join("out/new");
+    let made = tmp.path().join("out/made");
+    std::fs::create_dir_all(&made).unwrap();
+    let inode = std::fs::metadata(&made).unwrap().ino();
+    let (first, second) = (build_into(&new), build_into(&made));
+    assert_eq!(first.files, second.files);
+    assert_eq!(snapshot(&new), snapshot(&made));
+    assert!(snapshot(&new).contains_key(".folio-manifest"));
+    assert_eq!(std::fs::metadata(&made).unwrap().ino(), inode);
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left.len(), 2, "staging folders left: {left:?}");
+    // The manifest of the renamed folder tells the next build what is its own.
+    std::fs::remove_file(root.join("content/sub/b.md")).unwrap();
+    let before = snapshot(&new);
+    let again = build_into(&new);
+    let after = snapshot(&new);
+    let gone: Vec<_> = before.keys().filter(|k| !after.contains_key(*k)).collect();
+    assert_eq!(again.removed, gone.len());
+    assert!(gone.iter().any(|k| k.ends_with("b.html")), "{gone:?}");
+}
+
 #[test]
 fn a_tampered_manifest_cannot_make_folio_delete_outside_the_output() {
     let tmp = tempfile::tempdir().unwrap();
