@@ -57,8 +57,8 @@ pub fn missing_links(site: &Site, bodies: &[RenderedBody]) -> Vec<Diagnostic> {
         let a = &site.articles[from];
         for link in &body.links {
             let message = match &link.target {
-                Target::Missing(title) => {
-                    format!("no article has the title “{title}” (strict mode)")
+                Target::Missing(missing) => {
+                    format!("no article has the title “{}” (strict mode)", missing.title)
                 }
                 Target::Ambiguous(key) => format!(
                     "“{key}” is the title of several articles: {}",
@@ -198,7 +198,8 @@ fn redundant_see_also(site: &Site, graph: &LinkGraph) -> Vec<RedundantSeeAlso> {
             if in_body {
                 let name = match target {
                     Target::Article(t) => site.articles[*t].title.clone(),
-                    Target::Missing(t) | Target::Ambiguous(t) => t.clone(),
+                    Target::Missing(missing) => missing.title.clone(),
+                    Target::Ambiguous(key) => key.clone(),
                 };
                 out.push(RedundantSeeAlso {
                     article: site.articles[id].display_path.display().to_string(),

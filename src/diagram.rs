@@ -10,7 +10,7 @@
 //! `n` an article; `es`, `el`, `eb` the edges) because a wiki page carries many nodes.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::graph::LinkGraph;
@@ -23,9 +23,9 @@ pub const LOCAL_GRAPH_LIMIT: usize = 12;
 /// The most articles the site graph shows.
 pub const SITE_GRAPH_LIMIT: usize = 150;
 
-struct Node {
-    href: String,
-    label: String,
+struct Node<'a> {
+    href: &'a str,
+    label: &'a str,
     class: &'static str,
 }
 
@@ -35,50 +35,57 @@ const LABEL_LIMIT: usize = 40;
 /// The neighbourhood of one article, or an empty string when it has none.
 pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     let from = &site.articles[id].page_path;
-    let mut seen = BTreeSet::new();
-    // (target, node class, edge class), the See also first; only the first
-    // `LOCAL_GRAPH_LIMIT` are drawn, and only they are made into nodes.
-    let mut around: Vec<(Target, &'static str, &'static str)> = Vec::new();
-    let node = |target: &Target, class: &'static str| {
-        let (label, class) = match target {
-            Target::Article(to) => (site.articles[*to].title.clone(), class),
-            Target::Missing(title) => (title.clone(), "nm"),
-            Target::Ambiguous(key) => (key.clone(), "na"),
-        };
-        Node {
-            href: relative_page_url(from, &target.page_path(site)),
-            label,
-            class,
-        }
-    };
+    // (target, node class, edge class), the See also first (without repeats), then the
+    // articles linking here that are not among them (each links once); only the first
+    // `LOCAL_GRAPH_LIMIT` are drawn.
+    let mut see_also: Vec<&Target> = Vec::new();
     for target in graph.see_also(id) {
-        if *target != Target::Article(id) && seen.insert(target.clone()) {
-            around.push((target.clone(), "ns", "es"));
+        if *target != Target::Article(id) && !see_also.contains(&target) {
+            see_also.push(target);
         }
     }
-    for &back in &graph.backlinks[id] {
-        let target = Target::Article(back);
-        if seen.insert(target.clone()) {
-            around.push((target, "nl", "el"));
-        }
-    }
-    if around.is_empty() {
+    let linked_from = graph.backlinks[id]
+        .iter()
+        .filter(|&&back| !see_also.contains(&&Target::Article(back)));
+    let total = see_also.len() + linked_from.clone().count();
+    if total == 0 {
         return String::new();
     }
-    let hidden = around.len().saturating_sub(LOCAL_GRAPH_LIMIT);
-    around.truncate(LOCAL_GRAPH_LIMIT);
-    let neighbours: Vec<(Node, &'static str)> = around
+    let hidden = total.saturating_sub(LOCAL_GRAPH_LIMIT);
+    // ((href, label, node class), edge class)
+    let neighbours: Vec<((String, &str, &'static str), &'static str)> = see_also
         .iter()
-        .map(|(target, class, edge)| (node(target, class), *edge))
+        .map(|&target| {
+            let (label, class) = match target {
+                Target::Article(to) => (site.articles[*to].title.as_str(), "ns"),
+                Target::Missing(missing) => (missing.title.as_str(), "nm"),
+                Target::Ambiguous(key) => (key.as_str(), "na"),
+            };
+            let href = relative_page_url(from, &target.page_path(site));
+            ((href, label, class), "es")
+        })
+        .chain(linked_from.map(|&back| {
+            let article = &site.articles[back];
+            let href = relative_page_url(from, &article.page_path);
+            ((href, article.title.as_str(), "nl"), "el")
+        }))
+        .take(LOCAL_GRAPH_LIMIT)
         .collect();
     // Whole pixels: integers are written without the cost of formatting floats.
     let (w, h) = (320_i64, 260_i64);
     let (cx, cy, r) = (w / 2, h / 2, 95.0);
     let mut svg = String::with_capacity(400 + 220 * neighbours.len());
     let title = &site.articles[id].title;
-    let _ = write!(
-        svg,
-        r#"<svg class="local-graph" width="{w}" height="{h}" viewBox="0 0 {w} {h}" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around "#
+    svg.push_str(r#"<svg class="local-graph" width=""#);
+    push_int(&mut svg, w);
+    svg.push_str(r#"" height=""#);
+    push_int(&mut svg, h);
+    svg.push_str(r#"" viewBox="0 0 "#);
+    push_int(&mut svg, w);
+    svg.push(' ');
+    push_int(&mut svg, h);
+    svg.push_str(
+        r#"" aria-labelledby="local-graph-title"><title id="local-graph-title">Links around "#,
     );
     push_escaped(&mut svg, title);
     svg.push_str("</title>");
@@ -93,15 +100,19 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
         })
         .collect();
     for ((_, edge), (x, y)) in neighbours.iter().zip(&points) {
-        let _ = write!(
-            svg,
-            r#"<line class="{edge}" x1="{cx}" y1="{cy}" x2="{}" y2="{}"/>"#,
-            px(*x),
-            px(*y)
-        );
+        svg.push_str(r#"<line class=""#);
+        svg.push_str(edge);
+        for (name, value) in [("x1", cx), ("y1", cy), ("x2", px(*x)), ("y2", px(*y))] {
+            svg.push_str("\" ");
+            svg.push_str(name);
+            svg.push_str("=\"");
+            push_int(&mut svg, value);
+        }
+        svg.push_str("\"/>");
     }
-    for ((n, _), (x, y)) in neighbours.iter().zip(&points) {
-        draw_node(&mut svg, n, *x, *y, 5.0, w as f64, Label::Shown);
+    for (((href, label, class), _), (x, y)) in neighbours.iter().zip(&points) {
+        let n = Node { href, label, class };
+        draw_node(&mut svg, &n, *x, *y, 5.0, w as f64, Label::Shown);
     }
     let _ = write!(
         svg,
@@ -122,14 +133,19 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
     svg
 }
 
+/// Writes an integer.
+fn push_int(out: &mut String, value: i64) {
+    out.push_str(itoa::Buffer::new().format(value));
+}
+
 fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64, width: f64, label: Label) {
     if label == Label::Hidden {
         let _ = write!(
             svg,
             r#"<a href="{}" class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{radius:.1}"/></a>"#,
-            escape(&n.href),
+            escape(n.href),
             n.class,
-            escape(&n.label),
+            escape(n.label),
         );
         return;
     }
@@ -142,26 +158,30 @@ fn draw_node(svg: &mut String, n: &Node, x: f64, y: f64, radius: f64, width: f64
         ""
     };
     // The label names the link; a shortened one gets the whole title as a tooltip too.
-    let shown = shorten(&n.label, 24);
+    let shown = shorten(n.label, 24);
     svg.push_str("<a href=\"");
-    push_escaped(svg, &n.href);
+    push_escaped(svg, n.href);
     svg.push_str("\" class=\"");
     svg.push_str(n.class);
     svg.push_str("\">");
-    if shown != n.label.as_str() {
+    if shown != n.label {
         svg.push_str("<title>");
-        push_escaped(svg, &n.label);
+        push_escaped(svg, n.label);
         svg.push_str("</title>");
     }
-    let _ = write!(
-        svg,
-        r#"<circle cx="{}" cy="{}" r="{}"/><text x="{}" y="{}"{anchor}>"#,
-        px(x),
-        px(y),
-        px(radius),
-        px(x),
-        px(y + radius + 11.0),
-    );
+    for (before, value) in [
+        ("<circle cx=\"", px(x)),
+        ("\" cy=\"", px(y)),
+        ("\" r=\"", px(radius)),
+        ("\"/><text x=\"", px(x)),
+        ("\" y=\"", px(y + radius + 11.0)),
+    ] {
+        svg.push_str(before);
+        push_int(svg, value);
+    }
+    svg.push('"');
+    svg.push_str(anchor);
+    svg.push('>');
     push_escaped(svg, &shown);
     svg.push_str("</text></a>");
 }
@@ -223,12 +243,13 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     }
     let mut ids: Vec<ArticleId> = ranked.into_iter().map(|(_, _, id)| id).collect();
     ids.sort_unstable();
-    let mut nodes: Vec<Node> = ids
+    // (href, label, class) of each node.
+    let mut nodes: Vec<(String, &str, &'static str)> = ids
         .iter()
-        .map(|&id| Node {
-            href: relative_page_url(from_page, &site.articles[id].page_path),
-            label: site.articles[id].title.clone(),
-            class: "n",
+        .map(|&id| {
+            let article = &site.articles[id];
+            let href = relative_page_url(from_page, &article.page_path);
+            (href, article.title.as_str(), "n")
         })
         .collect();
     let index: BTreeMap<Target, usize> = ids
@@ -261,11 +282,7 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     let mut missing_index: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, title, _, page) in &wanted {
         missing_index.insert(page, nodes.len());
-        nodes.push(Node {
-            href: relative_page_url(from_page, page),
-            label: (*title).to_string(),
-            class: "nm",
-        });
+        nodes.push((relative_page_url(from_page, page), title, "nm"));
     }
     let mut edges: BTreeMap<(usize, usize), LinkKind> = BTreeMap::new();
     for (i, &id) in ids.iter().enumerate() {
@@ -320,11 +337,11 @@ pub fn site_graph(site: &Site, graph: &LinkGraph, from_page: &str) -> SiteGraph 
     for &i in by_degree.iter().take(LABEL_LIMIT) {
         labelled[i] = Label::Shown;
     }
-    for (i, n) in nodes.iter().enumerate() {
+    for (i, (href, label, class)) in nodes.iter().enumerate() {
         let radius = 3.0 + (degree[i] as f64).sqrt().min(6.0);
         draw_node(
             &mut svg,
-            n,
+            &Node { href, label, class },
             points[i].0 * size,
             points[i].1 * size,
             radius,

@@ -95,12 +95,12 @@ impl LinkGraph {
                             graph.backlinks[*to].push(from);
                         }
                     }
-                    Target::Missing(title) => {
+                    Target::Missing(missing) => {
                         let page = pages.next().unwrap_or_default();
                         *spellings
                             .entry(page.clone())
                             .or_default()
-                            .entry(title.clone())
+                            .entry(missing.title.clone())
                             .or_default() += 1;
                         let entry = graph.missing.entry(page).or_default();
                         if entry.linked_from.last() != Some(&from) {
@@ -298,10 +298,10 @@ impl LinkGraph {
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for &from in &entry.linked_from {
                 for target in targets_of(&self.out[from]) {
-                    if let Target::Missing(title) = target
-                        && target.page_path(site) == page
+                    if let Target::Missing(missing) = target
+                        && missing.page == page
                     {
-                        *counts.entry(title).or_default() += 1;
+                        *counts.entry(&missing.title).or_default() += 1;
                     }
                 }
             }

@@ -63,17 +63,35 @@ pub enum Target {
     Article(ArticleId),
     /// A title several articles share (normalised form).
     Ambiguous(String),
-    /// A title no article has, as the author wrote it.
-    Missing(String),
+    /// A title no article has.
+    Missing(Box<Missing>),
+}
+
+/// A title no article has: as the author wrote it, and the page that stands for it (made once,
+/// as the link is read: the graph, the lists and the diagrams all ask for it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Missing {
+    /// The title, as written (trimmed).
+    pub title: String,
+    /// Its page, without `.html`: [`missing_page_path`] of the title.
+    pub page: String,
 }
 
 impl Target {
+    /// A link to `title`, which no article has.
+    pub fn missing(title: &str) -> Target {
+        Target::Missing(Box::new(Missing {
+            title: title.to_string(),
+            page: missing_page_path(title),
+        }))
+    }
+
     /// The output page (without `.html`) that the link leads to.
-    pub fn page_path<'a>(&self, site: &'a Site) -> std::borrow::Cow<'a, str> {
+    pub fn page_path<'a>(&'a self, site: &'a Site) -> std::borrow::Cow<'a, str> {
         match self {
             Target::Article(id) => site.articles[*id].page_path.as_str().into(),
             Target::Ambiguous(key) => format!("disambiguation/{}", slug::path_segment(key)).into(),
-            Target::Missing(title) => missing_page_path(title).into(),
+            Target::Missing(missing) => missing.page.as_str().into(),
         }
     }
 }
@@ -236,7 +254,7 @@ pub fn root_prefix(page_path: &str) -> String {
 
 /// A relative URL from page `from` to page `to` (both without `.html`).
 pub fn relative_page_url(from: &str, to: &str) -> String {
-    let depth = from.matches('/').count();
+    let depth = from.bytes().filter(|&b| b == b'/').count();
     let mut url = String::with_capacity(3 * depth + to.len() + 5);
     for _ in 0..depth {
         url.push_str("../");
@@ -587,7 +605,7 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         match self.cx.site.index.resolve(title) {
             Resolution::Article(id) => Target::Article(id),
             Resolution::Ambiguous(_) => Target::Ambiguous(normalize_title(title)),
-            Resolution::Missing => Target::Missing(title.trim().to_string()),
+            Resolution::Missing => Target::missing(title.trim()),
         }
     }
 
@@ -1032,7 +1050,7 @@ mod tests {
             targets,
             [
                 &Target::Article(1),
-                &Target::Missing("Gamma".into()),
+                &Target::missing("Gamma"),
                 &Target::Article(1)
             ]
         );

@@ -287,7 +287,7 @@ impl<'a> Renderer<'a> {
                 "several articles have this title".to_string(),
                 "ambiguous",
             ),
-            Target::Missing(title) => (title.clone(), String::new(), "new"),
+            Target::Missing(missing) => (missing.title.clone(), String::new(), "new"),
         };
         LinkView {
             href,

@@ -94,11 +94,14 @@ fn is_cjk(c: char) -> bool {
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
 }
 
-/// What a byte is to [`for_each_term`].
+/// What a byte is to [`for_each_term`]: bits, so that a word's classes can be or-ed together
+/// (every ASCII letter or digit has `WORD`, an upper-case letter also `CASED`).
 const SEPARATOR: u8 = 0;
-const LOWER_OR_DIGIT: u8 = 1;
-const UPPER: u8 = 2;
-const NOT_ASCII: u8 = 3;
+const WORD: u8 = 1;
+const CASED: u8 = 2;
+const LOWER_OR_DIGIT: u8 = WORD;
+const UPPER: u8 = WORD | CASED;
+const NOT_ASCII: u8 = 4;
 const BYTE_CLASS: [u8; 256] = {
     let mut class = [SEPARATOR; 256];
     let mut b = 0;
@@ -156,15 +159,16 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
                 }
                 // A word starts: read its ASCII letters and digits in one go.
                 let start = at;
-                let mut upper = false;
+                let mut classes = 0;
                 while at < bytes.len() {
-                    match BYTE_CLASS[bytes[at] as usize] {
-                        LOWER_OR_DIGIT => {}
-                        UPPER => upper = true,
-                        _ => break,
+                    let class = BYTE_CLASS[bytes[at] as usize];
+                    if class & WORD == 0 {
+                        break;
                     }
+                    classes |= class;
                     at += 1;
                 }
+                let upper = classes & CASED != 0;
                 word_start = start;
                 in_word = true;
                 borrowed = !upper;
@@ -298,16 +302,19 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
 struct TermKey(u64);
 
 impl TermKey {
+    #[inline]
     fn of(term: &str) -> TermKey {
         let bytes = term.as_bytes();
-        if bytes.len() < 8 && bytes.is_ascii() {
+        if bytes.len() < 8 {
+            // The bytes, then zeros, then the length in the top byte.
             let mut eight = [0; 8];
             eight[..bytes.len()].copy_from_slice(bytes);
-            eight[7] = bytes.len() as u8;
-            TermKey(u64::from_le_bytes(eight))
-        } else {
-            TermKey(hash_bytes(bytes) | 1 << 63)
+            let bytes_and_zeros = u64::from_le_bytes(eight);
+            if bytes_and_zeros & 0x8080_8080_8080_8080 == 0 {
+                return TermKey(bytes_and_zeros | (bytes.len() as u64) << 56);
+            }
         }
+        TermKey(hash_bytes(bytes) | 1 << 63)
     }
 
     /// Whether the key is the term itself.
