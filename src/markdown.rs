@@ -320,6 +320,41 @@ pub fn render_standalone(markdown: &str, dialect: Dialect) -> RenderedBody {
 /// Renders a one-line value (an infobox field) as inline Markdown, without the paragraph.
 /// Raw HTML is shown as text: values are data, not markup.
 pub fn render_inline(text: &str, offset: usize, cx: &PageContext<'_>) -> (String, Vec<LinkUse>) {
+    // Most values are names, numbers and dates: no parser needed for them.
+    if renders_as_itself(text) {
+        return (text.trim_end().to_string(), Vec::new());
+    }
+    render_inline_markdown(text, offset, cx)
+}
+
+/// Whether Markdown renders `text`, one line, to `text` itself (its end trimmed): it starts
+/// with a letter or digit that opens no list, and holds no line break and no character that
+/// could start markup (emphasis, code, links, images, HTML, entities, escapes, strikethrough,
+/// tables, footnotes) or need escaping.
+fn renders_as_itself(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return false;
+    };
+    if !(first.is_ascii_alphanumeric() || first >= 0x80) {
+        return false;
+    }
+    // `1.` and `1)` open an ordered list.
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if matches!(bytes.get(digits), Some(b'.' | b')')) && digits > 0 {
+        return false;
+    }
+    bytes
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b >= 0x80 || b" ,.;:()'\"/%?@$+-=#!".contains(&b))
+}
+
+/// [`render_inline`] through the Markdown parser.
+fn render_inline_markdown(
+    text: &str,
+    offset: usize,
+    cx: &PageContext<'_>,
+) -> (String, Vec<LinkUse>) {
     let mut renderer = BodyRenderer::new(cx, offset, Dialect::Folio);
     renderer.link_kind = LinkKind::Infobox;
     let events: Vec<_> = Parser::new_ext(text, Dialect::Folio.options())
@@ -946,6 +981,82 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_that_render_as_themselves_render_so_through_the_parser_too() {
+        let s = site(&[("a.md", "A")]);
+        let cx = PageContext::new(&s, 0, "", Severity::Warning);
+        let pieces = [
+            "a",
+            "Tel",
+            "1",
+            "1948",
+            " ",
+            "  ",
+            ".",
+            ")",
+            "(",
+            ":",
+            "/",
+            "'",
+            "\"",
+            "-",
+            "+",
+            "#",
+            "=",
+            "!",
+            "%",
+            "@",
+            "$",
+            "?",
+            ",",
+            ";",
+            "é",
+            "–",
+            "\u{a0}",
+            "http://a.b",
+            "www.a.b",
+            "a@b.c",
+            "1.",
+            "1)",
+            "--",
+            "==",
+            "#a",
+            "US$7.3",
+        ];
+        // A fixed pseudo-random walk over strings of up to six pieces.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..=(state % 6) {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                text.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+            }
+            if renders_as_itself(&text) {
+                let (html, links) = render_inline_markdown(&text, 0, &cx);
+                assert_eq!(html, text.trim_end(), "{text:?}");
+                assert!(links.is_empty());
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "only {checked} values took the quick path");
+        for markup in [
+            "*a*",
+            "a_b_",
+            "[[A]]",
+            "<b>",
+            "a &amp; b",
+            "1. a",
+            "- a",
+            "`a`",
+            "a\nb",
+        ] {
+            assert!(!renders_as_itself(markup), "{markup:?}");
+        }
+    }
 
     #[test]
     fn plain_text_has_one_space_where_pieces_meet_and_none_at_the_start() {
