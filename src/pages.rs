@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::markdown::{LinkKind, RenderedBody, Target, relative_page_url};
 use crate::output::Staging;
-use crate::render::{LinkView, Renderer, category_page_path};
+use crate::render::{LinkView, Renderer, RootLinks, category_page_path};
 use crate::site::ArticleId;
 use crate::{CompiledSite, Error};
 
@@ -137,7 +137,8 @@ pub fn write_site(
         Some(search) => search,
         None => crate::search::Streamed::of(&compiled.site, &mut compiled.bodies),
     };
-    let diagnostics = article_pages(compiled, staging, Selection::All, timings)?;
+    let root_links = RootLinks::new(compiled.site.articles.len());
+    let diagnostics = article_pages(compiled, &root_links, staging, Selection::All, timings)?;
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
     }
@@ -149,6 +150,7 @@ pub fn write_site(
     }
     generated_files(
         compiled,
+        &root_links,
         staging,
         Selection::All,
         Some(search),
@@ -165,11 +167,20 @@ pub fn write_pages(
     selection: Selection<'_>,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
-    let diagnostics = article_pages(compiled, staging, selection, timings)?;
+    let root_links = RootLinks::new(compiled.site.articles.len());
+    let diagnostics = article_pages(compiled, &root_links, staging, selection, timings)?;
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
     }
-    generated_files(compiled, staging, selection, None, diagnostics, timings)
+    generated_files(
+        compiled,
+        &root_links,
+        staging,
+        selection,
+        None,
+        diagnostics,
+        timings,
+    )
 }
 
 impl Written {
@@ -182,23 +193,25 @@ impl Written {
     }
 }
 
-fn renderer(compiled: &CompiledSite) -> Renderer<'_> {
+fn renderer<'a>(compiled: &'a CompiledSite, root_links: &'a RootLinks) -> Renderer<'a> {
     Renderer {
         site: &compiled.site,
         theme: &compiled.theme,
         graph: &compiled.graph,
         bodies: &compiled.bodies,
+        root_links,
     }
 }
 
 /// Renders the selected article pages in parallel, each written as soon as it is rendered.
 fn article_pages(
     compiled: &CompiledSite,
+    root_links: &RootLinks,
     staging: &dyn Sink,
     selection: Selection<'_>,
     timings: &mut crate::Timings,
 ) -> Result<Diagnostics, Error> {
-    let renderer = renderer(compiled);
+    let renderer = renderer(compiled, root_links);
     let mut diagnostics = Diagnostics::default();
     let results: Vec<Result<Vec<Diagnostic>, PageError>> = (0..compiled.site.articles.len())
         .into_par_iter()
@@ -229,13 +242,14 @@ fn article_pages(
 /// it holds what it needs, not the bodies' text), and writes the host files and assets.
 fn generated_files(
     compiled: &CompiledSite,
+    root_links: &RootLinks,
     staging: &dyn Sink,
     selection: Selection<'_>,
     search: Option<crate::search::Streamed>,
     mut diagnostics: Diagnostics,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
-    let renderer = renderer(compiled);
+    let renderer = renderer(compiled, root_links);
     let recorder = Recorder {
         sink: staging,
         files: std::sync::Mutex::default(),
@@ -388,7 +402,8 @@ struct IndexView<'a> {
 struct LetterView {
     letter: String,
     id: String,
-    articles: Vec<LinkView>,
+    /// Each a [`LinkView`].
+    articles: Vec<tera::Value>,
 }
 
 #[derive(Serialize)]
@@ -442,7 +457,7 @@ fn index_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
         if let Some(group) = letters.last_mut() {
             group
                 .articles
-                .push(r.link_view("index", &Target::Article(id), None, None));
+                .push(r.link_value("index", &Target::Article(id), None, None));
         }
     }
     let intro = site
@@ -658,7 +673,8 @@ struct GraphView {
 #[derive(Serialize)]
 struct GroupView {
     name: String,
-    articles: Vec<LinkView>,
+    /// Each a [`LinkView`].
+    articles: Vec<tera::Value>,
 }
 
 fn graph_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
@@ -679,7 +695,7 @@ fn graph_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
                 name: name.clone(),
                 articles: ids
                     .iter()
-                    .map(|&id| r.link_view("graph", &Target::Article(id), None, None))
+                    .map(|&id| r.link_value("graph", &Target::Article(id), None, None))
                     .collect(),
             })
             .collect(),

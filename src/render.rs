@@ -55,14 +55,14 @@ pub struct ArticleView<'a> {
     pub toc: Vec<TocEntry>,
     /// The body.
     pub body_html: &'a str,
-    /// See also entries.
-    pub see_also: Vec<LinkView>,
+    /// See also entries (each a [`LinkView`]).
+    pub see_also: Vec<tera::Value>,
     /// The See also heading's id, for the contents box.
     pub see_also_id: String,
     /// The See also heading text.
     pub see_also_heading: &'a str,
-    /// Articles linking here.
-    pub linked_from: Vec<LinkView>,
+    /// Articles linking here (each a [`LinkView`]).
+    pub linked_from: Vec<tera::Value>,
     /// The article's categories.
     pub categories: Vec<LinkView>,
     /// Inline SVG of the article's neighbourhood.
@@ -112,6 +112,30 @@ pub struct Renderer<'a> {
     pub graph: &'a LinkGraph,
     /// Rendered bodies, by article id.
     pub bodies: &'a [RenderedBody],
+    /// The articles' list entries for pages at the root.
+    pub root_links: &'a RootLinks,
+}
+
+/// Each article's entry in a list ([`LinkView`]) as a page at the site root shows it, made into
+/// a template value once and shared by every list that names the article (See also and Linked
+/// from on every article page, the index, the graph page) instead of copied into each.
+pub struct RootLinks(Vec<std::sync::OnceLock<tera::Value>>);
+
+impl RootLinks {
+    /// Room for the entries of `articles` articles, made as they are first asked for.
+    pub fn new(articles: usize) -> RootLinks {
+        RootLinks((0..articles).map(|_| std::sync::OnceLock::new()).collect())
+    }
+}
+
+/// A list entry as the template's value: the fields of [`LinkView`], in their order.
+fn link_value(view: LinkView) -> tera::Value {
+    let mut map = indexmap::IndexMap::with_capacity(4);
+    map.insert("href", tera::Value::from(view.href));
+    map.insert("text", tera::Value::from(view.text));
+    map.insert("description", tera::Value::from(view.description));
+    map.insert("class", tera::Value::from(view.class));
+    tera::Value::from(map)
 }
 
 impl<'a> Renderer<'a> {
@@ -202,7 +226,7 @@ impl<'a> Renderer<'a> {
                 .see_also
                 .iter()
                 .map(|e| {
-                    self.link_view(
+                    self.link_value(
                         &article.page_path,
                         &e.target,
                         e.anchor.as_deref(),
@@ -214,7 +238,9 @@ impl<'a> Renderer<'a> {
             see_also_heading: &self.site.config.build.see_also_heading,
             linked_from: self.graph.backlinks[id]
                 .iter()
-                .map(|&from| self.link_view(&article.page_path, &Target::Article(from), None, None))
+                .map(|&from| {
+                    self.link_value(&article.page_path, &Target::Article(from), None, None)
+                })
                 .collect(),
             categories: article
                 .categories
@@ -258,6 +284,28 @@ impl<'a> Renderer<'a> {
             .theme
             .render_bytes("article.html", &context, size_hint)?;
         Ok((html, warnings))
+    }
+
+    /// [`Renderer::link_view`] as the template's value: shared with every other list naming
+    /// the same article, when it is an article's plain entry on a page at the root.
+    pub fn link_value(
+        &self,
+        from: &str,
+        target: &Target,
+        anchor: Option<&str>,
+        text: Option<&str>,
+    ) -> tera::Value {
+        if let Target::Article(id) = *target
+            && anchor.is_none()
+            && !from.contains('/')
+            && text.is_none_or(|t| t == self.site.articles[id].title)
+            && let Some(entry) = self.root_links.0.get(id)
+        {
+            return entry
+                .get_or_init(|| link_value(self.link_view(from, target, None, None)))
+                .clone();
+        }
+        link_value(self.link_view(from, target, anchor, text))
     }
 
     /// A link from page `from` to a target, with the target's title and description.
@@ -374,5 +422,43 @@ mod tests {
         let numbers: Vec<&str> = entries.iter().map(|e| e.number.as_str()).collect();
         assert_eq!(numbers, ["1", "1.1", "1.2", "2"]);
         assert!(toc(&[h(2, "a"), h(2, "b")]).is_empty());
+    }
+
+    #[test]
+    fn an_article_shares_its_list_entry_only_where_the_entry_reads_the_same() {
+        let site = crate::site::site_of(&[
+            (
+                "alpha.md",
+                "+++\ntitle = \"Alpha\"\ndescription = \"First\"\n+++\n",
+            ),
+            ("beta.md", "B"),
+            ("sub/gamma.md", "G"),
+        ]);
+        let bodies = vec![RenderedBody::default(); 3];
+        let graph = LinkGraph::build(&site, &bodies);
+        let theme = Theme::load(std::path::Path::new("/no/such/site")).unwrap();
+        let root_links = RootLinks::new(3);
+        let r = Renderer {
+            site: &site,
+            theme: &theme,
+            graph: &graph,
+            bodies: &bodies,
+            root_links: &root_links,
+        };
+        let alpha = Target::Article(0);
+        // The first asks for the shared entry; each later one must read as its own view.
+        for (from, anchor, text) in [
+            ("beta", None, None),
+            ("beta", None, Some("Alpha")),
+            ("beta", None, Some("the first")),
+            ("beta", Some("Early life"), None),
+            ("sub/gamma", None, None),
+            ("index", None, None),
+        ] {
+            let value = serde_json::to_value(r.link_value(from, &alpha, anchor, text)).unwrap();
+            let view = serde_json::to_value(r.link_view(from, &alpha, anchor, text)).unwrap();
+            assert_eq!(value, view, "from {from}, anchor {anchor:?}, text {text:?}");
+        }
+        assert!(root_links.0[0].get().is_some() && root_links.0[1].get().is_none());
     }
 }
