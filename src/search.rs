@@ -15,7 +15,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use unicode_normalization::char::is_combining_mark;
@@ -672,7 +671,8 @@ impl Partition {
             if i > 0 {
                 body.push(',');
             }
-            let _ = write!(body, "{}:[", json(self.term(entry)));
+            push_json(&mut body, self.term(entry));
+            body.push_str(":[");
             let mut last = 0u32;
             for (j, (doc, packed)) in entry.postings.iter().enumerate() {
                 if j > 0 {
@@ -773,7 +773,9 @@ fn contexts<'t>(text: &str, terms: impl IntoIterator<Item = (&'t str, Context<'t
         if out.len() > 1 {
             out.push(',');
         }
-        let _ = write!(out, "{}:{}", json(term), json(context));
+        push_json(&mut out, term);
+        out.push(':');
+        push_json(&mut out, context);
     }
     out.push('}');
     out
@@ -782,22 +784,27 @@ fn contexts<'t>(text: &str, terms: impl IntoIterator<Item = (&'t str, Context<'t
 /// The start of an article's entry in its text shard: `description, [[id, heading]...], text`.
 fn text_entry(site: &Site, body: &RenderedBody, id: usize) -> String {
     let article = &site.articles[id];
-    let headings: Vec<String> = body
-        .headings
-        .iter()
-        .map(|h| format!("[{},{}]", json(&h.id), json(&h.text)))
-        .collect();
     let text = body.text.trim();
     let kept = text
         .char_indices()
         .nth(TEXT_LIMIT)
         .map_or(text, |(end, _)| &text[..end]);
-    format!(
-        "{},[{}],{}",
-        json(&article.description),
-        headings.join(","),
-        json(kept)
-    )
+    let mut entry = String::with_capacity(kept.len() + 64 * body.headings.len() + 256);
+    push_json(&mut entry, &article.description);
+    entry.push_str(",[");
+    for (i, h) in body.headings.iter().enumerate() {
+        if i > 0 {
+            entry.push(',');
+        }
+        entry.push('[');
+        push_json(&mut entry, &h.id);
+        entry.push(',');
+        push_json(&mut entry, &h.text);
+        entry.push(']');
+    }
+    entry.push_str("],");
+    push_json(&mut entry, kept);
+    entry
 }
 
 /// The articles the index holds (all but the home page's), in the order of their numbers.
@@ -1203,8 +1210,45 @@ impl LiveIndex {
     }
 }
 
+/// `text` as a JSON string.
 fn json(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+    let mut out = String::new();
+    push_json(&mut out, text);
+    out
+}
+
+/// Appends `text` as a JSON string, escaped as `serde_json` does: `"`, `\\` and control
+/// characters only. The runs between them are copied whole.
+fn push_json(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(text.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // (Every byte escaped is ASCII: `i` is a character boundary.)
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -1335,6 +1379,20 @@ mod tests {
         for (i, term) in terms.iter().enumerate() {
             let found = table.find(TermKey::of(term), term, |j| terms[j as usize]);
             assert_eq!(found, Some(i as u32), "{term:?}");
+        }
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_escapes_them() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for text in [
+            &every_ascii[..],
+            "",
+            "plain",
+            "é \"q\" \\ 東京\u{7f}\u{2028}",
+            "\n\u{1}x",
+        ] {
+            assert_eq!(json(text), serde_json::to_string(text).unwrap(), "{text:?}");
         }
     }
 
