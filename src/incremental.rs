@@ -315,7 +315,8 @@ impl Session {
         for (id, article) in edits {
             let previous = std::mem::replace(&mut compiled.site.articles[id], article);
             let site = &compiled.site;
-            let body = crate::render_body(site, id, &site.articles[id].text, severity);
+            let text = &site.articles[id].text;
+            let body = crate::render_body(site, &compiled.theme, id, text, severity);
             let previous_body = std::mem::replace(&mut compiled.bodies[id], body);
             old.push((id, previous, previous_body));
         }

@@ -161,6 +161,9 @@ pub struct CompiledSite {
     /// The search index, made with the bodies if [`LinkInputs::index_search`] asked for it
     /// (the bodies' texts are then gone).
     pub search: Option<search::Streamed>,
+    /// Whether the bodies' HTML is kept packed ([`LinkInputs::pack_html`]): a large site,
+    /// which spares memory before time.
+    pub packed: bool,
 }
 
 /// Reads and links a whole site (steps 1 to 5).
@@ -287,7 +290,8 @@ pub fn link(
             .enumerate()
             .map(|(i, source)| {
                 let id = first + i;
-                reuse(&site, id).unwrap_or_else(|| render_body(&site, id, &source, severity))
+                reuse(&site, id)
+                    .unwrap_or_else(|| render_body(&site, &inputs.theme, id, &source, severity))
             })
             .collect();
         if let Some(search) = &mut search {
@@ -314,6 +318,7 @@ pub fn link(
         timings,
         graph_json_pieces: None,
         search,
+        packed: inputs.pack_html,
     }
 }
 
@@ -425,6 +430,7 @@ pub fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostic
 /// Renders one article's body and infobox from `source`, its whole file.
 pub(crate) fn render_body(
     site: &Site,
+    theme: &Theme,
     id: ArticleId,
     source: &str,
     severity: Severity,
@@ -436,7 +442,8 @@ pub(crate) fn render_body(
     if let Some(infobox) = &article.infobox {
         let (view, links) = infobox::render(article, infobox, &cx);
         body.links.extend(links);
-        body.infobox = Some(view);
+        body.infobox_html =
+            render::infobox_html(site, theme, article, infobox, &view, &mut body.diagnostics);
     }
     body
 }

@@ -149,8 +149,8 @@ pub struct RenderedBody {
     pub see_also: Vec<SeeAlsoEntry>,
     /// Problems found: links to files that do not exist, links out of the site.
     pub diagnostics: Vec<Diagnostic>,
-    /// The infobox, rendered in the same pass (its links are in `links`).
-    pub infobox: Option<crate::infobox::InfoboxView>,
+    /// The infobox's HTML, rendered in the same pass (its links are in `links`), or empty.
+    pub infobox_html: String,
     /// The body's plain text, without markup (headings included, See also left out).
     pub text: String,
     /// Whether a code block was highlighted (the page then needs `highlight.css`).

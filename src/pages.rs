@@ -137,7 +137,7 @@ pub fn write_site(
         Some(search) => search,
         None => crate::search::Streamed::of(&compiled.site, &mut compiled.bodies),
     };
-    let root_links = RootLinks::new(compiled.site.articles.len());
+    let root_links = root_links(compiled);
     let diagnostics = article_pages(compiled, &root_links, staging, Selection::All, timings)?;
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
@@ -167,7 +167,7 @@ pub fn write_pages(
     selection: Selection<'_>,
     timings: &mut crate::Timings,
 ) -> Result<Written, Error> {
-    let root_links = RootLinks::new(compiled.site.articles.len());
+    let root_links = root_links(compiled);
     let diagnostics = article_pages(compiled, &root_links, staging, selection, timings)?;
     if diagnostics.has_errors() {
         return Ok(Written::failed(diagnostics));
@@ -193,6 +193,17 @@ impl Written {
     }
 }
 
+/// Room for the list entries that a site's pages share: none for a large site (whose bodies
+/// are kept packed), where they would take 50 MB at 100,000 articles.
+fn root_links(compiled: &CompiledSite) -> RootLinks {
+    let shared = if compiled.packed {
+        0
+    } else {
+        compiled.site.articles.len()
+    };
+    RootLinks::new(shared)
+}
+
 fn renderer<'a>(compiled: &'a CompiledSite, root_links: &'a RootLinks) -> Renderer<'a> {
     Renderer {
         site: &compiled.site,
@@ -213,7 +224,7 @@ fn article_pages(
 ) -> Result<Diagnostics, Error> {
     let renderer = renderer(compiled, root_links);
     let mut diagnostics = Diagnostics::default();
-    let results: Vec<Result<Vec<Diagnostic>, PageError>> = (0..compiled.site.articles.len())
+    let results: Vec<Result<(), PageError>> = (0..compiled.site.articles.len())
         .into_par_iter()
         .filter(|&id| compiled.site.articles[id].page_path != "index")
         .filter(|id| match selection {
@@ -221,15 +232,14 @@ fn article_pages(
             Selection::Only(changes) => changes.articles.contains(id),
         })
         .map(|id| {
-            let (html, warnings) = renderer.article(id).map_err(PageError::Render)?;
+            let html = renderer.article(id).map_err(PageError::Render)?;
             let path = format!("{}.html", compiled.site.articles[id].page_path);
-            staging.write(&path, &html).map_err(PageError::Io)?;
-            Ok(warnings)
+            staging.write(&path, &html).map_err(PageError::Io)
         })
         .collect();
     for r in results {
         match r {
-            Ok(w) => diagnostics.extend(w),
+            Ok(()) => {}
             Err(PageError::Render(d)) => diagnostics.push(d),
             Err(PageError::Io(e)) => return Err(e),
         }

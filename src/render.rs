@@ -50,7 +50,7 @@ pub struct ArticleView<'a> {
     /// One line.
     pub description: &'a str,
     /// The rendered infobox, as HTML from its own template.
-    pub infobox_html: String,
+    pub infobox_html: &'a str,
     /// Contents entries (empty when the article has fewer than 3 headings).
     pub toc: Vec<TocEntry>,
     /// The body.
@@ -122,7 +122,8 @@ pub struct Renderer<'a> {
 pub struct RootLinks(Vec<std::sync::OnceLock<tera::Value>>);
 
 impl RootLinks {
-    /// Room for the entries of `articles` articles, made as they are first asked for.
+    /// Room for the entries of the first `articles` articles, made as they are first asked
+    /// for (the others' are made anew each time).
     pub fn new(articles: usize) -> RootLinks {
         RootLinks((0..articles).map(|_| std::sync::OnceLock::new()).collect())
     }
@@ -160,53 +161,14 @@ impl<'a> Renderer<'a> {
         root: String,
         page: T,
     ) -> Result<String, Diagnostic> {
-        let context = self.context(template, self.view(kind, page_path, root, page))?;
+        let context = page_context(template, page_view(self.site, kind, page_path, root, page))?;
         self.theme.render(template, &context)
     }
 
-    /// A page's view with what every page gets.
-    fn view<'v, T: Serialize>(
-        &self,
-        kind: &'v str,
-        page_path: &str,
-        root: String,
-        page: T,
-    ) -> PageView<'v, T> {
-        PageView {
-            root,
-            path: format!("{page_path}.html"),
-            canonical: self
-                .site
-                .config
-                .output
-                .html
-                .site_url
-                .as_ref()
-                .map(|u| format!("{u}{page_path}.html")),
-            page,
-            kind,
-        }
-    }
-
-    /// The context `template` is rendered with.
-    fn context<T: Serialize>(
-        &self,
-        template: &str,
-        view: PageView<'_, T>,
-    ) -> Result<tera::Context, Diagnostic> {
-        tera::Context::from_serialize(&view)
-            .map_err(|e| Diagnostic::error_in_file(std::path::Path::new(template), e.to_string()))
-    }
-
     /// An article's page, as the bytes of its file.
-    pub fn article(&self, id: ArticleId) -> Result<(Vec<u8>, Vec<Diagnostic>), Diagnostic> {
+    pub fn article(&self, id: ArticleId) -> Result<Vec<u8>, Diagnostic> {
         let article = &self.site.articles[id];
         let body = &self.bodies[id];
-        let mut warnings = Vec::new();
-        let infobox_html = match (&article.infobox, &body.infobox) {
-            (Some(infobox), Some(view)) => self.infobox(article, infobox, view, &mut warnings)?,
-            _ => String::new(),
-        };
         let see_also_id = body
             .headings
             .iter()
@@ -219,7 +181,7 @@ impl<'a> Renderer<'a> {
         let view = ArticleView {
             title: &article.title,
             description: &article.description,
-            infobox_html,
+            infobox_html: &body.infobox_html,
             toc: toc(&body.headings),
             body_html: &body.html(),
             see_also: body
@@ -278,12 +240,9 @@ impl<'a> Renderer<'a> {
             + view.local_graph_svg.len()
             + ARTICLE_PAGE_FRAME;
         let root = root_prefix(&article.page_path);
-        let view = self.view("article", &article.page_path, root, view);
-        let context = self.context("article.html", view)?;
-        let html = self
-            .theme
-            .render_bytes("article.html", &context, size_hint)?;
-        Ok((html, warnings))
+        let view = page_view(self.site, "article", &article.page_path, root, view);
+        let context = page_context("article.html", view)?;
+        self.theme.render_bytes("article.html", &context, size_hint)
     }
 
     /// [`Renderer::link_view`] as the template's value: shared with every other list naming
@@ -344,30 +303,80 @@ impl<'a> Renderer<'a> {
             class,
         }
     }
+}
 
-    fn infobox(
-        &self,
-        article: &Article,
-        infobox: &Infobox,
-        view: &InfoboxView,
-        warnings: &mut Vec<Diagnostic>,
-    ) -> Result<String, Diagnostic> {
-        let template = match &infobox.template {
-            Some(name) if self.theme.has_template(&format!("infobox/{name}.html")) => {
-                format!("infobox/{name}.html")
-            }
-            Some(name) => {
-                warnings.push(Diagnostic::warning_at(
-                    &article.display_path,
-                    &article.text,
-                    infobox.template_offset,
-                    format!("no infobox template `templates/infobox/{name}.html`; using the generic infobox"),
-                ));
-                "infobox/generic.html".to_string()
-            }
-            None => "infobox/generic.html".to_string(),
-        };
-        self.page(&template, "infobox", &article.page_path, view)
+/// A page's view with what every page gets.
+fn page_view<'v, T: Serialize>(
+    site: &Site,
+    kind: &'v str,
+    page_path: &str,
+    root: String,
+    page: T,
+) -> PageView<'v, T> {
+    PageView {
+        root,
+        path: format!("{page_path}.html"),
+        canonical: site
+            .config
+            .output
+            .html
+            .site_url
+            .as_ref()
+            .map(|u| format!("{u}{page_path}.html")),
+        page,
+        kind,
+    }
+}
+
+/// The context `template` is rendered with.
+fn page_context<T: Serialize>(
+    template: &str,
+    view: PageView<'_, T>,
+) -> Result<tera::Context, Diagnostic> {
+    tera::Context::from_serialize(&view)
+        .map_err(|e| Diagnostic::error_in_file(std::path::Path::new(template), e.to_string()))
+}
+
+/// An article's infobox as HTML, through the theme's `infobox/NAME.html` for its template, or
+/// the generic one (with a warning when the theme has no template of that name). Made as the
+/// body is rendered: the pages keep this HTML, not the view.
+pub fn infobox_html(
+    site: &Site,
+    theme: &Theme,
+    article: &Article,
+    infobox: &Infobox,
+    view: &InfoboxView,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> String {
+    let template = match &infobox.template {
+        Some(name) if theme.has_template(&format!("infobox/{name}.html")) => {
+            format!("infobox/{name}.html")
+        }
+        Some(name) => {
+            diagnostics.push(Diagnostic::warning_at(
+                &article.display_path,
+                &article.text,
+                infobox.template_offset,
+                format!(
+                    "no infobox template `templates/infobox/{name}.html`; using the generic infobox"
+                ),
+            ));
+            "infobox/generic.html".to_string()
+        }
+        None => "infobox/generic.html".to_string(),
+    };
+    let root = root_prefix(&article.page_path);
+    let view = page_view(site, "infobox", &article.page_path, root, view);
+    match page_context(&template, view).and_then(|context| theme.render(&template, &context)) {
+        // Kept with every body until the pages are written: no room to spare.
+        Ok(mut html) => {
+            html.shrink_to_fit();
+            html
+        }
+        Err(error) => {
+            diagnostics.push(error);
+            String::new()
+        }
     }
 }
 
