@@ -206,7 +206,12 @@ fn shorten(text: &str, max: usize) -> Cow<'_, str> {
     }
     let mut chars = text.char_indices();
     match chars.nth(max.saturating_sub(1)) {
-        Some((cut, _)) if chars.next().is_some() => Cow::Owned(format!("{}…", &text[..cut])),
+        Some((cut, _)) if chars.next().is_some() => {
+            let mut short = String::with_capacity(cut + '…'.len_utf8());
+            short.push_str(&text[..cut]);
+            short.push('…');
+            Cow::Owned(short)
+        }
         _ => Cow::Borrowed(text),
     }
 }

@@ -275,11 +275,15 @@ pub fn render_body(
     // The plain text is shorter than the Markdown, the HTML a little longer (a quarter, in
     // prose with links): each made once, not grown by doubling.
     renderer.result.text.reserve(markdown.len());
-    renderer.result.html.reserve(markdown.len() + markdown.len() / 4);
-    let events: Vec<(Event<'_>, std::ops::Range<usize>)> =
-        Parser::new_ext(markdown, dialect.options())
-            .into_offset_iter()
-            .collect();
+    renderer
+        .result
+        .html
+        .reserve(markdown.len() + markdown.len() / 4);
+    // Prose has an event for every 30 to 50 bytes: room for them at once, not grown by
+    // doubling (each doubling copies every event so far).
+    let mut events: Vec<(Event<'_>, std::ops::Range<usize>)> =
+        Vec::with_capacity(markdown.len() / 32 + 16);
+    events.extend(Parser::new_ext(markdown, dialect.options()).into_offset_iter());
     renderer.reserve_explicit_ids(&events);
     let mut out = Vec::with_capacity(events.len());
     renderer.run(events, &mut out);
