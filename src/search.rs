@@ -119,97 +119,80 @@ const BYTE_CLASS: [u8; 256] = {
 /// Calls `f` with each term of some text, folded, and the byte offset where it starts: words
 /// of letters and digits, and CJK runs as single characters and overlapping pairs.
 ///
-/// Most words are ASCII: those already in lower case are handed over as slices of `text`,
-/// without being copied; the others are folded into a buffer.
+/// Most words are ASCII, and are read a byte at a time through a table: those already in lower
+/// case are handed over as slices of `text`, without being copied; the others are folded into
+/// a buffer. A run with any other character in it is read a character at a time
+/// ([`read_mixed`]) up to the next ASCII separator.
 pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
     let bytes = text.as_bytes();
-    // The word being read: `text[word_start..at]` while `borrowed`, else `word`.
-    let mut word = String::new();
-    let mut word_start = 0;
-    let mut in_word = false;
-    let mut borrowed = false;
-    let mut previous_cjk: Option<(char, usize)> = None;
-    let mut single = String::new();
-    let mut pair = String::new();
+    let mut folded = String::new();
     let mut at = 0;
-    macro_rules! end_word {
-        () => {
-            if in_word {
-                if borrowed {
-                    f(&text[word_start..at], word_start);
-                } else {
-                    f(&word, word_start);
-                }
-                in_word = false;
-            }
-        };
-    }
     while at < bytes.len() {
-        let b = bytes[at];
-        if b.is_ascii() {
-            previous_cjk = None;
-            if !in_word {
-                if BYTE_CLASS[b as usize] == SEPARATOR {
-                    at += 1;
-                    while at < bytes.len() && BYTE_CLASS[bytes[at] as usize] == SEPARATOR {
-                        at += 1;
-                    }
-                    continue;
-                }
-                // A word starts: read its ASCII letters and digits in one go.
-                let start = at;
-                let mut classes = 0;
-                while at < bytes.len() {
-                    let class = BYTE_CLASS[bytes[at] as usize];
-                    if class & WORD == 0 {
-                        break;
-                    }
-                    classes |= class;
-                    at += 1;
-                }
-                let upper = classes & CASED != 0;
-                word_start = start;
-                in_word = true;
-                borrowed = !upper;
-                if upper {
-                    word.clear();
-                    word.extend(
-                        bytes[start..at]
-                            .iter()
-                            .map(|b| b.to_ascii_lowercase() as char),
-                    );
-                }
-                // Ended by a separator or the end of the text: the word is whole. Else a
-                // non-ASCII character goes on with it, below.
-                if at == bytes.len() || bytes[at].is_ascii() {
-                    end_word!();
-                }
-                continue;
-            }
-            // Inside a word that has non-ASCII characters.
-            match BYTE_CLASS[b as usize] {
-                SEPARATOR => end_word!(),
-                UPPER if borrowed => {
-                    word.clear();
-                    word.push_str(&text[word_start..at]);
-                    word.push(b.to_ascii_lowercase() as char);
-                    borrowed = false;
-                }
-                _ if !borrowed => word.push(b.to_ascii_lowercase() as char),
-                _ => {}
-            }
+        if BYTE_CLASS[bytes[at] as usize] == SEPARATOR {
             at += 1;
             continue;
         }
-        let c = text[at..]
-            .chars()
-            .next()
-            .unwrap_or(char::REPLACEMENT_CHARACTER);
-        if !(c.is_alphanumeric() || is_combining_mark(c)) {
-            end_word!();
+        let start = at;
+        let mut classes = 0;
+        while at < bytes.len() {
+            let class = BYTE_CLASS[bytes[at] as usize];
+            if class & WORD == 0 {
+                break;
+            }
+            classes |= class;
+            at += 1;
+        }
+        if at < bytes.len() && BYTE_CLASS[bytes[at] as usize] == NOT_ASCII {
+            at = read_mixed(text, start, &mut folded, &mut f);
+        } else if classes & CASED == 0 {
+            f(&text[start..at], start);
+        } else {
+            folded.clear();
+            folded.extend(
+                bytes[start..at]
+                    .iter()
+                    .map(|b| b.to_ascii_lowercase() as char),
+            );
+            f(&folded, start);
+        }
+    }
+}
+
+/// Reads the terms of `text` from byte `from` a character at a time, up to the next ASCII
+/// separator (or the end), whose offset it returns. `word` is room for the word being folded.
+fn read_mixed(
+    text: &str,
+    from: usize,
+    word: &mut String,
+    f: &mut impl FnMut(&str, usize),
+) -> usize {
+    word.clear();
+    let mut word_start = from;
+    let mut previous_cjk: Option<(char, usize)> = None;
+    let (mut single, mut pair) = (String::new(), String::new());
+    let mut end = text.len();
+    for (offset, c) in text[from..].char_indices() {
+        let at = from + offset;
+        let is_word_char = if c.is_ascii() {
+            if BYTE_CLASS[c as usize] == SEPARATOR {
+                end = at;
+                break;
+            }
+            true
+        } else {
+            c.is_alphanumeric() || is_combining_mark(c)
+        };
+        if !is_word_char {
+            if !word.is_empty() {
+                f(word, word_start);
+                word.clear();
+            }
             previous_cjk = None;
-        } else if is_cjk(c) {
-            end_word!();
+        } else if !c.is_ascii() && is_cjk(c) {
+            if !word.is_empty() {
+                f(word, word_start);
+                word.clear();
+            }
             single.clear();
             push_folded(&mut single, c);
             f(&single, at);
@@ -222,27 +205,17 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
             }
             previous_cjk = Some((folded, at));
         } else {
-            if in_word && borrowed {
-                word.clear();
-                word.push_str(&text[word_start..at]);
-            } else if !in_word {
-                word.clear();
+            if word.is_empty() {
                 word_start = at;
             }
-            borrowed = false;
-            push_folded(&mut word, c);
-            // (A word of combining marks alone folds to nothing, and is no word.)
-            in_word = !word.is_empty();
             previous_cjk = None;
+            push_folded(word, c);
         }
-        at += c.len_utf8();
     }
-    if in_word {
-        f(
-            if borrowed { &text[word_start..] } else { &word },
-            word_start,
-        );
+    if !word.is_empty() {
+        f(word, word_start);
     }
+    end
 }
 
 /// The terms of some text, in order (see [`for_each_term`]).
@@ -1046,7 +1019,8 @@ impl Streamed {
             let unpacked = lz4_flex::decompress_size_prepended(bytes).unwrap_or_default();
             Cow::Owned(String::from_utf8(unpacked).unwrap_or_default())
         } else {
-            String::from_utf8_lossy(bytes)
+            // (Made from a `String`: the check passes, and is quicker than a lossy reading.)
+            Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default())
         }
     }
 }
