@@ -235,6 +235,12 @@ impl Write for Bounded {
         Ok(buf.len())
     }
 
+    /// Tera writes a page in many small pieces: each in one call (`write` takes all of it or
+    /// fails), without the default loop.
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.write(buf).map(|_| ())
+    }
+
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
