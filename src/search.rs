@@ -505,9 +505,11 @@ impl Postings {
 
     /// Adds the posting of an article numbered after all those in the list.
     fn push(&mut self, number: u32, packed: u16) {
-        // Grown by a quarter, not doubled, for the same reason.
+        // Doubled while short (most terms are rare, and growing a list copies it), then grown
+        // by a quarter, for the same reason.
         if self.numbers.len() == self.numbers.capacity() {
-            let more = (self.numbers.len() / 4).max(4);
+            let len = self.numbers.len();
+            let more = if len < 64 { len.max(4) } else { len / 4 };
             self.numbers.reserve_exact(more);
             self.packed.reserve_exact(more);
         }
