@@ -12,6 +12,12 @@
 //!
 //! Usage: cargo run --release --example incremental_edit -- SITE_DIR
 
+/// The allocator `folio serve` runs with (see `src/main.rs`), so that the figures are the
+/// server's.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// A kind of edit: its name, the sentence of each round, and whether the watcher names the file.
 type Case<'a> = (&'a str, &'a dyn Fn(usize) -> String, bool);
 

@@ -41,6 +41,9 @@ use crate::{CompiledSite, Error, LinkInputs, Timings};
 #[derive(Debug, Default)]
 pub struct MemoryOutput {
     files: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// The sizes of the large files of the last output (graph.json): room is made for them at
+    /// once, not grown by doubling (each doubling of 13 MB copies it into fresh pages).
+    sizes: BTreeMap<String, usize>,
 }
 
 impl Sink for MemoryOutput {
@@ -49,14 +52,29 @@ impl Sink for MemoryOutput {
     }
 
     fn write_with(&self, rel: &str, fill: crate::pages::Fill<'_>) -> Result<(), Error> {
-        // Made in place (a large file is not copied once made).
-        let mut bytes = Vec::with_capacity(1 << 20);
+        // Made in place (a large file is not copied once made), in room for an eighth more
+        // than it had last time.
+        let room = self.sizes.get(rel).map_or(1 << 20, |&len| len + len / 8);
+        let mut bytes = Vec::with_capacity(room);
         fill(&mut bytes).map_err(|e| Error::io(Path::new(rel), e))?;
         self.keep(rel, bytes)
     }
 }
 
 impl MemoryOutput {
+    /// An empty output that makes room for each large file of `last` as large as it was.
+    pub fn after(last: &Files) -> MemoryOutput {
+        let sizes = last
+            .iter()
+            .filter(|(_, bytes)| bytes.len() > 1 << 20)
+            .map(|(path, bytes)| (path.clone(), bytes.len()))
+            .collect();
+        MemoryOutput {
+            files: Mutex::default(),
+            sizes,
+        }
+    }
+
     fn keep(&self, rel: &str, bytes: Vec<u8>) -> Result<(), Error> {
         self.files
             .lock()
@@ -108,7 +126,7 @@ pub struct Update {
 }
 
 /// A site's output files, shared with the server without copying.
-pub type Files = std::sync::Arc<BTreeMap<String, std::sync::Arc<[u8]>>>;
+pub type Files = std::sync::Arc<BTreeMap<String, std::sync::Arc<Vec<u8>>>>;
 
 /// The last build, kept for the next.
 pub struct Session {
@@ -387,7 +405,7 @@ impl Session {
             links: links_changed,
             lists,
         };
-        let sink = MemoryOutput::default();
+        let sink = MemoryOutput::after(&self.output);
         let old_refs: Vec<(ArticleId, &Article, &RenderedBody)> =
             old.iter().map(|(id, a, b)| (*id, a, b)).collect();
         // The pages and the search index are drawn side by side.
@@ -517,7 +535,7 @@ impl Session {
                 lists,
             })
         };
-        let sink = MemoryOutput::default();
+        let sink = MemoryOutput::after(&self.output);
         let written = crate::pages::write_pages(
             &compiled,
             &sink,
@@ -597,7 +615,7 @@ fn update_output(
     }
     for (path, bytes) in rewritten {
         changed.push(path.clone());
-        output.insert(path, bytes.into());
+        output.insert(path, std::sync::Arc::new(bytes));
     }
     changed.sort();
     Some(changed)
