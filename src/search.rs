@@ -122,7 +122,7 @@ const BYTE_CLASS: [u8; 256] = {
 /// Most words are ASCII, and are read a byte at a time through a table: those already in lower
 /// case are handed over as slices of `text`, without being copied; the others are folded into
 /// a buffer. A run with any other character in it is read a character at a time
-/// ([`read_mixed`]) up to the next ASCII separator.
+/// up to the next ASCII separator.
 pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
     let bytes = text.as_bytes();
     let mut folded = String::new();
