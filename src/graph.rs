@@ -70,24 +70,11 @@ impl LinkGraph {
             backlinks: vec![Vec::new(); n],
             ..LinkGraph::default()
         };
-        // Each article's distinct edges, and the pages of the missing and shared titles it
-        // links to, found on every core; then put together in article order.
-        // (The pages in the order of `targets_of`, which gives them again below.)
-        let prepared: Vec<(Vec<Edge>, Vec<String>)> = bodies
-            .par_iter()
-            .map(|body| {
-                let edges = edges_of(body);
-                let pages = targets_of(&edges)
-                    .into_iter()
-                    .filter(|t| !matches!(t, Target::Article(_)))
-                    .map(|t| t.page_path(site).into_owned())
-                    .collect();
-                (edges, pages)
-            })
-            .collect();
+        // Each article's distinct edges, found on every core; then put together in article
+        // order (a missing title carries its page).
+        let edges: Vec<Vec<Edge>> = bodies.par_iter().map(edges_of).collect();
         let mut spellings: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-        for (from, (edges, pages)) in prepared.into_iter().enumerate() {
-            let mut pages = pages.into_iter();
+        for (from, edges) in edges.into_iter().enumerate() {
             for to in targets_of(&edges) {
                 match to {
                     Target::Article(to) => {
@@ -96,22 +83,20 @@ impl LinkGraph {
                         }
                     }
                     Target::Missing(missing) => {
-                        let page = pages.next().unwrap_or_default();
                         *spellings
-                            .entry(page.clone())
+                            .entry(missing.page.clone())
                             .or_default()
                             .entry(missing.title.clone())
                             .or_default() += 1;
-                        let entry = graph.missing.entry(page).or_default();
+                        let entry = graph.missing.entry(missing.page.clone()).or_default();
                         if entry.linked_from.last() != Some(&from) {
                             entry.linked_from.push(from);
                         }
                     }
                     Target::Ambiguous(key) => {
-                        let page = pages.next().unwrap_or_default();
                         let entry = graph
                             .ambiguous
-                            .entry(page)
+                            .entry(to.page_path(site).into_owned())
                             .or_insert_with(|| AmbiguousTitle {
                                 candidates: candidates(site, key),
                                 title: key.clone(),

@@ -249,12 +249,17 @@ impl<'a> PageContext<'a> {
 
 /// The prefix that leads from a page back to the site root: `a/b` -> `../`.
 pub fn root_prefix(page_path: &str) -> String {
-    "../".repeat(page_path.matches('/').count())
+    "../".repeat(depth(page_path))
+}
+
+/// How many folders deep a page is.
+fn depth(page_path: &str) -> usize {
+    page_path.bytes().filter(|&b| b == b'/').count()
 }
 
 /// A relative URL from page `from` to page `to` (both without `.html`).
 pub fn relative_page_url(from: &str, to: &str) -> String {
-    let depth = from.bytes().filter(|&b| b == b'/').count();
+    let depth = depth(from);
     let mut url = String::with_capacity(3 * depth + to.len() + 5);
     for _ in 0..depth {
         url.push_str("../");
