@@ -118,22 +118,81 @@ const BYTE_CLASS: [u8; 256] = {
 
 /// Calls `f` with each term of some text, folded, and the byte offset where it starts: words
 /// of letters and digits, and CJK runs as single characters and overlapping pairs.
-///
-/// Most words are ASCII, and are read a byte at a time through a table: those already in lower
-/// case are handed over as slices of `text`, without being copied; the others are folded into
-/// a buffer. A run with any other character in it is read a character at a time
-/// up to the next ASCII separator.
 pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
+    for_each_keyed_term(text, |term, _, at| f(term, at));
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` (all below 0x80) that is at least `c` (at most 0x80).
+#[inline]
+fn at_least(x: u64, c: u8) -> u64 {
+    // No byte carries into the next: each sum is at most 0x7f + 0x7f.
+    (x + LOW_BITS * (0x80 - c as u64)) & HIGH_BITS
+}
+
+/// Eight bytes read at once: the high bit of each that is an ASCII letter or digit, and of
+/// each that is an upper-case ASCII letter.
+#[inline]
+fn classify(x: u64) -> (u64, u64) {
+    let ascii = !x & HIGH_BITS;
+    let y = x & !HIGH_BITS;
+    let digit = at_least(y, b'0') & !at_least(y, b'9' + 1);
+    let upper = at_least(y, b'A') & !at_least(y, b'Z' + 1) & ascii;
+    let lower = at_least(y, b'a') & !at_least(y, b'z' + 1);
+    ((digit | upper | lower) & ascii, upper)
+}
+
+/// [`for_each_term`], also handing over each term's [`TermKey`].
+///
+/// Most words are ASCII. A word is read eight bytes at a time, each eight as one number
+/// classified at once; the last few bytes of the text a byte at a time through a table. A word
+/// shorter than eight bytes, before an ASCII separator, is handed over with its key made from
+/// that number (lower-cased by setting one bit in each upper-case letter). Words already in
+/// lower case are handed over as slices of `text`, others folded into a buffer. A run with any
+/// other character in it is read a character at a time up to the next ASCII separator.
+fn for_each_keyed_term(text: &str, mut f: impl FnMut(&str, TermKey, usize)) {
     let bytes = text.as_bytes();
     let mut folded = String::new();
     let mut at = 0;
-    while at < bytes.len() {
+    'terms: while at < bytes.len() {
         if BYTE_CLASS[bytes[at] as usize] == SEPARATOR {
             at += 1;
             continue;
         }
         let start = at;
         let mut classes = 0;
+        while let Some(&eight) = bytes[at..].first_chunk::<8>() {
+            let x = u64::from_le_bytes(eight);
+            let (word, upper) = classify(x);
+            let len = (!word & HIGH_BITS).trailing_zeros() as usize / 8;
+            let keep = if len == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * len)) - 1
+            };
+            if at == start && len < 8 && bytes[at + len] < 0x80 {
+                // A short word, before an ASCII separator: its key is these bytes.
+                let end = start + len;
+                let key = TermKey((x | upper >> 2) & keep | (len as u64) << 56);
+                if upper & keep == 0 {
+                    f(&text[start..end], key, start);
+                } else {
+                    fold_ascii(&mut folded, &bytes[start..end]);
+                    f(&folded, key, start);
+                }
+                at = end;
+                continue 'terms;
+            }
+            if upper & keep != 0 {
+                classes |= CASED;
+            }
+            at += len;
+            if len < 8 {
+                break;
+            }
+        }
         while at < bytes.len() {
             let class = BYTE_CLASS[bytes[at] as usize];
             if class & WORD == 0 {
@@ -143,19 +202,23 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
             at += 1;
         }
         if at < bytes.len() && BYTE_CLASS[bytes[at] as usize] == NOT_ASCII {
-            at = read_mixed(text, start, &mut folded, &mut f);
+            at = read_mixed(text, start, &mut folded, &mut |term, at| {
+                f(term, TermKey::of(term), at)
+            });
         } else if classes & CASED == 0 {
-            f(&text[start..at], start);
+            let term = &text[start..at];
+            f(term, TermKey::of(term), start);
         } else {
-            folded.clear();
-            folded.extend(
-                bytes[start..at]
-                    .iter()
-                    .map(|b| b.to_ascii_lowercase() as char),
-            );
-            f(&folded, start);
+            fold_ascii(&mut folded, &bytes[start..at]);
+            f(&folded, TermKey::of(&folded), start);
         }
     }
+}
+
+/// `word` (ASCII letters and digits) into `out`, lower-cased.
+fn fold_ascii(out: &mut String, word: &[u8]) {
+    out.clear();
+    out.extend(word.iter().map(|b| b.to_ascii_lowercase() as char));
 }
 
 /// Reads the terms of `text` from byte `from` a character at a time, up to the next ASCII
@@ -381,13 +444,12 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
     terms.clear();
     let mut add = |source: &str, part: Part| {
         let flag = part.flag();
-        for_each_term(source, |term, at| {
+        for_each_keyed_term(source, |term, key, at| {
             let at = if part == Part::Body {
                 at as u32
             } else {
                 u32::MAX
             };
-            let key = TermKey::of(term);
             let found = table.find(key, term, |i| {
                 let t = &terms[i as usize];
                 &text[t.start as usize..(t.start + t.len) as usize]
@@ -1328,7 +1390,26 @@ mod tests {
         ];
         // And strings drawn from pieces that meet at every kind of boundary.
         let pieces = [
-            "a", "Zq", "1", " ", "-", "é", "É", "\u{301}", "東", "ß", "İ", "x9Y",
+            "a",
+            "Zq",
+            "1",
+            " ",
+            "-",
+            "é",
+            "É",
+            "\u{301}",
+            "東",
+            "ß",
+            "İ",
+            "x9Y",
+            "wordSEVEN",
+            "@",
+            "[",
+            "`",
+            "{",
+            "/",
+            ":",
+            "\u{7f}",
         ];
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let drawn: Vec<String> = (0..2000)
@@ -1348,6 +1429,9 @@ mod tests {
             for_each_term(text, |t, at| fast.push((t.to_string(), at)));
             for_each_term_reference(text, |t, at| reference.push((t.to_string(), at)));
             assert_eq!(fast, reference, "{text:?}");
+            for_each_keyed_term(text, |t, key, _| {
+                assert!(key == TermKey::of(t), "{t:?} in {text:?}");
+            });
         }
     }
 
