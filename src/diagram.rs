@@ -34,7 +34,7 @@ const LABEL_LIMIT: usize = 40;
 
 /// The neighbourhood of one article, or an empty string when it has none.
 pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
-    let from = &site.articles[id].page_path;
+    let from = site.page_path(id);
     // (target, node class, edge class), the See also first (without repeats), then the
     // articles linking here that are not among them (each links once); only the first
     // `LOCAL_GRAPH_LIMIT` are drawn.
@@ -57,7 +57,7 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
         .iter()
         .map(|&target| {
             let (label, class) = match target {
-                Target::Article(to) => (site.articles[*to].title.as_str(), "ns"),
+                Target::Article(to) => (site.title(*to), "ns"),
                 Target::Missing(missing) => (missing.title.as_str(), "nm"),
                 Target::Ambiguous(key) => (key.as_str(), "na"),
             };
@@ -65,9 +65,8 @@ pub fn local_graph(site: &Site, graph: &LinkGraph, id: ArticleId) -> String {
             ((href, label, class), "es")
         })
         .chain(linked_from.map(|&back| {
-            let article = &site.articles[back];
-            let href = relative_page_url(from, &article.page_path);
-            ((href, article.title.as_str(), "nl"), "el")
+            let href = relative_page_url(from, site.page_path(back));
+            ((href, site.title(back), "nl"), "el")
         }))
         .take(LOCAL_GRAPH_LIMIT)
         .collect();

@@ -89,7 +89,7 @@ impl Target {
     /// The output page (without `.html`) that the link leads to.
     pub fn page_path<'a>(&'a self, site: &'a Site) -> std::borrow::Cow<'a, str> {
         match self {
-            Target::Article(id) => site.articles[*id].page_path.as_str().into(),
+            Target::Article(id) => site.page_path(*id).into(),
             Target::Ambiguous(key) => format!("disambiguation/{}", slug::path_segment(key)).into(),
             Target::Missing(missing) => missing.page.as_str().into(),
         }

@@ -257,7 +257,7 @@ impl<'a> Renderer<'a> {
         if let Target::Article(id) = *target
             && anchor.is_none()
             && !from.contains('/')
-            && text.is_none_or(|t| t == self.site.articles[id].title)
+            && text.is_none_or(|t| t == self.site.title(id))
             && let Some(entry) = self.root_links.0.get(id)
         {
             return entry

@@ -35,6 +35,11 @@ pub struct Site {
     /// Each article's place in title order (case-insensitive title, then exact title, then
     /// path): lists of articles sort by it without comparing strings again.
     pub title_rank: Vec<u32>,
+    /// Each article's page path and title, one after another in one string each: links read
+    /// them for articles from all over the site, and these blocks stay in cache where the
+    /// articles do not.
+    page_paths: StringList,
+    titles: StringList,
     /// The alias redirect pages, found once (they depend on titles, aliases and paths, which
     /// `folio serve` never changes in a site it patches).
     redirects: std::sync::OnceLock<Vec<(String, ArticleId)>>,
@@ -54,19 +59,35 @@ pub enum Resolution {
 /// Lookup tables from normalised titles and source paths to articles.
 #[derive(Debug, Default)]
 pub struct TitleIndex {
-    titles: rustc_hash::FxHashMap<String, Vec<ArticleId>>,
-    aliases: rustc_hash::FxHashMap<String, ArticleId>,
-    paths: rustc_hash::FxHashMap<String, ArticleId>,
+    titles: KeyTable<Owners>,
+    aliases: KeyTable<ArticleId>,
+    paths: KeyTable<ArticleId>,
+}
+
+/// The articles that have one title: nearly always one.
+#[derive(Debug)]
+enum Owners {
+    One(ArticleId),
+    Many(Vec<ArticleId>),
+}
+
+impl Owners {
+    fn as_slice(&self) -> &[ArticleId] {
+        match self {
+            Owners::One(id) => std::slice::from_ref(id),
+            Owners::Many(ids) => ids,
+        }
+    }
 }
 
 impl TitleIndex {
     /// What `[[target]]` means: a title or alias first, then a source path without `.md`.
     pub fn resolve(&self, target: &str) -> Resolution {
         let key = normalize_title(target);
-        if let Some(ids) = self.titles.get(&key) {
-            return match ids.as_slice() {
-                [one] => Resolution::Article(*one),
-                many => Resolution::Ambiguous(many.to_vec()),
+        if let Some(owners) = self.titles.get(&key) {
+            return match owners {
+                Owners::One(id) => Resolution::Article(*id),
+                Owners::Many(ids) => Resolution::Ambiguous(ids.clone()),
             };
         }
         if let Some(&id) = self.aliases.get(&key) {
@@ -85,6 +106,97 @@ impl TitleIndex {
         self.paths
             .get(rel_path.strip_suffix(".md").unwrap_or(rel_path))
             .copied()
+    }
+}
+
+/// Strings one after another in one string.
+#[derive(Debug)]
+struct StringList {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl StringList {
+    fn of<'a>(strings: impl ExactSizeIterator<Item = &'a str>) -> StringList {
+        let mut ends = Vec::with_capacity(strings.len() + 1);
+        ends.push(0);
+        let mut text = String::new();
+        for s in strings {
+            text.push_str(s);
+            ends.push(text.len() as u32);
+        }
+        StringList { text, ends }
+    }
+
+    fn get(&self, i: usize) -> &str {
+        &self.text[self.ends[i] as usize..self.ends[i + 1] as usize]
+    }
+}
+
+/// Strings to values, laid out for lookups that touch little memory (every link is looked up,
+/// in tables of every title of the site): the keys one after another in one string, and beside
+/// each value its key's hash and place, so that a lookup compares hashes before it reads text,
+/// and reads that text from one block instead of a string of its own somewhere in the heap.
+#[derive(Debug)]
+struct KeyTable<V> {
+    keys: String,
+    slots: hashbrown::HashTable<Slot<V>>,
+}
+
+#[derive(Debug)]
+struct Slot<V> {
+    hash: u64,
+    start: u32,
+    len: u32,
+    value: V,
+}
+
+impl<V> Default for KeyTable<V> {
+    fn default() -> Self {
+        KeyTable {
+            keys: String::new(),
+            slots: hashbrown::HashTable::new(),
+        }
+    }
+}
+
+impl<V> KeyTable<V> {
+    fn hash(key: &str) -> u64 {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(key.as_bytes())
+    }
+
+    fn slot(&self, key: &str) -> Option<&Slot<V>> {
+        let hash = Self::hash(key);
+        self.slots.find(hash, |s| {
+            s.hash == hash && &self.keys[s.start as usize..(s.start + s.len) as usize] == key
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<&V> {
+        self.slot(key).map(|s| &s.value)
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        let hash = Self::hash(key);
+        let keys = &self.keys;
+        self.slots
+            .find_mut(hash, |s| {
+                s.hash == hash && &keys[s.start as usize..(s.start + s.len) as usize] == key
+            })
+            .map(|s| &mut s.value)
+    }
+
+    /// Adds a key that is not in the table.
+    fn insert_new(&mut self, key: &str, value: V) {
+        let slot = Slot {
+            hash: Self::hash(key),
+            start: self.keys.len() as u32,
+            len: key.len() as u32,
+            value,
+        };
+        self.keys.push_str(key);
+        self.slots.insert_unique(slot.hash, slot, |s| s.hash);
     }
 }
 
@@ -152,14 +264,17 @@ impl Site {
         let mut index = TitleIndex::default();
         let mut pages: HashMap<&str, ArticleId> = HashMap::new();
         for (id, article) in articles.iter().enumerate() {
-            index
-                .titles
-                .entry(normalize_title(&article.title))
-                .or_default()
-                .push(id);
-            index
-                .paths
-                .insert(article.rel_path.trim_end_matches(".md").to_string(), id);
+            let title = normalize_title(&article.title);
+            match index.titles.get_mut(&title) {
+                Some(Owners::Many(ids)) => ids.push(id),
+                Some(owners) => *owners = Owners::Many(vec![owners.as_slice()[0], id]),
+                None => index.titles.insert_new(&title, Owners::One(id)),
+            }
+            let path = article.rel_path.trim_end_matches(".md");
+            match index.paths.get_mut(path) {
+                Some(owner) => *owner = id,
+                None => index.paths.insert_new(path, id),
+            }
             if let Some(&other) = pages.get(article.page_path.as_str()) {
                 diagnostics.push(Diagnostic::error_in_file(
                     &article.display_path,
@@ -180,8 +295,8 @@ impl Site {
             for alias in &article.aliases {
                 let key = normalize_title(alias.get_ref());
                 let at = alias.span().start;
-                if let Some(owners) = index.titles.get(&key) {
-                    if owners != &[id] {
+                if let Some(owners) = index.titles.get(&key).map(Owners::as_slice) {
+                    if owners != [id] {
                         let other = owners.iter().find(|&&o| o != id).copied().unwrap_or(id);
                         diagnostics.push(Diagnostic::error_at(
                             &article.display_path,
@@ -207,23 +322,38 @@ impl Site {
                             articles[other].display_path.display()
                         ),
                     )),
-                    _ => {
-                        index.aliases.insert(key, id);
-                    }
+                    Some(_) => {}
+                    None => index.aliases.insert_new(&key, id),
                 }
             }
         }
         let title_rank = title_ranks(&articles);
+        let page_paths = StringList::of(articles.iter().map(|a| a.page_path.as_str()));
+        let titles = StringList::of(articles.iter().map(|a| a.title.as_str()));
         (
             Site {
                 config,
                 articles,
                 index,
                 title_rank,
+                page_paths,
+                titles,
                 redirects: std::sync::OnceLock::new(),
             },
             diagnostics,
         )
+    }
+
+    /// Article `id`'s page path (as in [`Article::page_path`], which `folio serve` never
+    /// changes in a site it patches).
+    pub fn page_path(&self, id: ArticleId) -> &str {
+        self.page_paths.get(id)
+    }
+
+    /// Article `id`'s title (as in [`Article::title`], which `folio serve` never changes in a
+    /// site it patches).
+    pub fn title(&self, id: ArticleId) -> &str {
+        self.titles.get(id)
     }
 
     /// Every alias redirect page: its path and the article it leads to. An alias whose page
