@@ -195,6 +195,14 @@ fn read_inputs<'a>(
     let src_dir = root.join(&config.book.src);
     let sources = source::walk(&src_dir, &config.book.src)?;
     let mut diagnostics = sources.diagnostics;
+    if sources.sources.len() > search::MAX_ARTICLES {
+        return Err(Error::Usage(format!(
+            "{} has {} articles; Folio builds at most {} (the search index numbers them in 21 bits)",
+            config.book.src.display(),
+            sources.sources.len(),
+            search::MAX_ARTICLES
+        )));
+    }
     timings.step("read sources");
     let markdown_bytes = sources.sources.iter().map(|s| s.text.len()).sum::<usize>();
     let articles = parse_articles(sources.sources, &mut diagnostics);

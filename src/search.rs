@@ -538,61 +538,74 @@ type RareUse<'a> = (u32, &'a str, Context<'a>);
 /// A partition's shard keys and rare terms' first uses.
 type Finished<'a> = (Vec<String>, Vec<RareUse<'a>>);
 
-/// A term's postings, by article number: each the article's number and how the term stands
-/// there, its count and flags packed (`count.min(255) << 3 | flags`, 11 bits). Two lists, so
-/// that a posting takes 6 bytes, not 8: the postings are the most of what a large build holds
+/// A term's postings, by article number: each one number, the article's number above how
+/// the term stands there, its count and flags packed (`count.min(255) << 3 | flags`, 11 bits).
+/// Four bytes a posting, in one list: the postings are the most of what a large build holds
 /// while it renders.
 #[derive(Default)]
-struct Postings {
-    numbers: Vec<u32>,
-    packed: Vec<u16>,
-}
+struct Postings(Vec<u32>);
+
+/// Bits of a posting below the article number.
+const PACKED_BITS: u32 = 11;
+/// The most articles the index can number.
+pub const MAX_ARTICLES: usize = 1 << (32 - PACKED_BITS);
 
 impl Postings {
     fn len(&self) -> usize {
-        self.numbers.len()
+        self.0.len()
     }
 
     fn is_empty(&self) -> bool {
-        self.numbers.is_empty()
+        self.0.is_empty()
+    }
+
+    /// The article numbers, in order.
+    fn numbers(&self) -> impl Iterator<Item = u32> + Clone + '_ {
+        self.0.iter().map(|&p| p >> PACKED_BITS)
     }
 
     /// (article number, count and flags), in order.
     fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        self.numbers
+        self.0
             .iter()
-            .zip(&self.packed)
-            .map(|(&n, &p)| (n, u32::from(p)))
+            .map(|&p| (p >> PACKED_BITS, p & ((1 << PACKED_BITS) - 1)))
     }
 
     /// Adds the posting of an article numbered after all those in the list.
     fn push(&mut self, number: u32, packed: u16) {
         // Doubled while short (most terms are rare, and growing a list copies it), then grown
         // by a quarter, for the same reason.
-        if self.numbers.len() == self.numbers.capacity() {
-            let len = self.numbers.len();
-            let more = if len < 64 { len.max(4) } else { len / 4 };
-            self.numbers.reserve_exact(more);
-            self.packed.reserve_exact(more);
+        if self.0.len() == self.0.capacity() {
+            let len = self.0.len();
+            self.0
+                .reserve_exact(if len < 64 { len.max(4) } else { len / 4 });
         }
-        self.numbers.push(number);
-        self.packed.push(packed);
+        self.0.push(posting(number, packed));
     }
 
     /// Where article `number`'s posting is, or would go.
     fn find(&self, number: u32) -> Result<usize, usize> {
-        self.numbers.binary_search(&number)
+        self.0.binary_search_by_key(&number, |&p| p >> PACKED_BITS)
+    }
+
+    /// Replaces the posting at `at` (of article `number`).
+    fn set(&mut self, at: usize, number: u32, packed: u16) {
+        self.0[at] = posting(number, packed);
     }
 
     fn insert(&mut self, at: usize, number: u32, packed: u16) {
-        self.numbers.insert(at, number);
-        self.packed.insert(at, packed);
+        self.0.insert(at, posting(number, packed));
     }
 
     fn remove(&mut self, at: usize) {
-        self.numbers.remove(at);
-        self.packed.remove(at);
+        self.0.remove(at);
     }
+}
+
+/// One posting: an article's number (below [`MAX_ARTICLES`]) above how a term stands there.
+fn posting(number: u32, packed: u16) -> u32 {
+    debug_assert!((number as usize) < MAX_ARTICLES && packed < 1 << PACKED_BITS);
+    number << PACKED_BITS | u32::from(packed)
 }
 
 /// How a term stands in one article: its count (at most 255) and where it is, in 11 bits.
@@ -678,7 +691,7 @@ impl Partition {
                 let entry = &self.terms[order[end]];
                 if entry.postings.len() <= CONTEXT_MAX_ARTICLES {
                     let term = self.term(entry);
-                    let docs = entry.postings.numbers.iter().copied();
+                    let docs = entry.postings.numbers();
                     for (doc, &at) in docs.clone().zip(&entry.first_uses) {
                         if at != u32::MAX {
                             rare.push((doc, term, Context::At(at)));
@@ -761,7 +774,7 @@ impl Partition {
         let before = entry.postings.len();
         match (entry.postings.find(number), posting) {
             (Ok(at), Some((packed, first_use))) => {
-                entry.postings.packed[at] = packed;
+                entry.postings.set(at, number, packed);
                 entry.first_uses[at] = first_use;
             }
             (Ok(at), None) => {
@@ -1191,7 +1204,7 @@ impl LiveIndex {
                 if (before <= CONTEXT_MAX_ARTICLES)
                     != (entry.postings.len() <= CONTEXT_MAX_ARTICLES)
                 {
-                    for &doc in &entry.postings.numbers {
+                    for doc in entry.postings.numbers() {
                         dirty_texts.insert(doc as usize / TEXT_SHARD_SIZE);
                     }
                 }
