@@ -229,6 +229,7 @@ fn read_mixed(
     word: &mut String,
     f: &mut impl FnMut(&str, usize),
 ) -> usize {
+    let two_byte = TwoByte::get();
     word.clear();
     let mut word_start = from;
     let mut previous_cjk: Option<(char, usize)> = None;
@@ -236,12 +237,15 @@ fn read_mixed(
     let mut end = text.len();
     for (offset, c) in text[from..].char_indices() {
         let at = from + offset;
+        let known = two_byte.fold(c);
         let is_word_char = if c.is_ascii() {
             if BYTE_CLASS[c as usize] == SEPARATOR {
                 end = at;
                 break;
             }
             true
+        } else if let Some((is_word, _)) = known {
+            is_word
         } else {
             c.is_alphanumeric() || is_combining_mark(c)
         };
@@ -251,7 +255,7 @@ fn read_mixed(
                 word.clear();
             }
             previous_cjk = None;
-        } else if !c.is_ascii() && is_cjk(c) {
+        } else if known.is_none() && !c.is_ascii() && is_cjk(c) {
             if !word.is_empty() {
                 f(word, word_start);
                 word.clear();
@@ -272,13 +276,57 @@ fn read_mixed(
                 word_start = at;
             }
             previous_cjk = None;
-            push_folded(word, c);
+            match known {
+                Some((_, folded)) => word.push_str(folded),
+                None => push_folded(word, c),
+            }
         }
     }
     if !word.is_empty() {
         f(word, word_start);
     }
     end
+}
+
+/// The characters written in two bytes of UTF-8 (U+0080 to U+07FF: Latin with accents, Greek,
+/// Cyrillic, Hebrew, Arabic, ...), each looked up once: whether it belongs in a word, and its
+/// folded form. None of them is CJK.
+struct TwoByte {
+    folded: String,
+    /// For U+0080 + i: whether it belongs in a word, and where its folded form ends in
+    /// `folded` (it starts where the one before ends).
+    entries: Vec<(bool, u32)>,
+}
+
+impl TwoByte {
+    fn get() -> &'static TwoByte {
+        static TABLE: std::sync::OnceLock<TwoByte> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| {
+            let mut folded = String::new();
+            let entries = (0x80..0x800u32)
+                .map(|u| {
+                    let c = char::from_u32(u).unwrap_or(char::REPLACEMENT_CHARACTER);
+                    push_folded(&mut folded, c);
+                    (
+                        c.is_alphanumeric() || is_combining_mark(c),
+                        folded.len() as u32,
+                    )
+                })
+                .collect();
+            TwoByte { folded, entries }
+        })
+    }
+
+    /// Whether `c` belongs in a word, and its folded form, if `c` is written in two bytes.
+    fn fold(&self, c: char) -> Option<(bool, &str)> {
+        let i = (c as usize).checked_sub(0x80)?;
+        let &(is_word, end) = self.entries.get(i)?;
+        let start = match i {
+            0 => 0,
+            _ => self.entries[i - 1].1,
+        };
+        Some((is_word, &self.folded[start as usize..end as usize]))
+    }
 }
 
 /// The terms of some text, in order (see [`for_each_term`]).
@@ -395,7 +443,10 @@ impl TermTable {
 
 /// The partition of a term: a hash of its shard key (its first two characters).
 fn partition(term: &str) -> usize {
-    let key_len = term.char_indices().nth(2).map_or(term.len(), |(at, _)| at);
+    let key_len = match term.as_bytes() {
+        [a, b, ..] if a.is_ascii() && b.is_ascii() => 2,
+        _ => term.char_indices().nth(2).map_or(term.len(), |(at, _)| at),
+    };
     (hash_bytes(&term.as_bytes()[..key_len]) >> 40) as usize % PARTITIONS
 }
 
@@ -1423,6 +1474,13 @@ mod tests {
             "/",
             ":",
             "\u{7f}",
+            "Σ",
+            "Ж",
+            "ש",
+            "٣",
+            "\u{a0}",
+            "×",
+            "\u{7ff}",
         ];
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let drawn: Vec<String> = (0..2000)
