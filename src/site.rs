@@ -203,26 +203,29 @@ impl<V> KeyTable<V> {
 /// The form in which titles are compared: NFC, lowercase, `_` as space, one space for any run
 /// of white space, one `-` for any of the dashes `-`, `‐`, `–`, `—`.
 pub fn normalize_title(title: &str) -> String {
+    let composed: String;
+    let title = if composes_with_nothing(title)
+        || unicode_normalization::is_nfc_quick(title.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        title
+    } else {
+        composed = title.nfc().collect();
+        &composed
+    };
     let mut out = String::with_capacity(title.len());
-    if title.is_ascii() {
-        // ASCII is already in NFC, and lowercases byte by byte.
-        let mut pending_space = false;
-        for b in title.bytes() {
-            let b = if b == b'_' { b' ' } else { b };
-            if b.is_ascii_whitespace() || b == 0x0b {
-                pending_space = !out.is_empty();
-                continue;
-            }
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(b.to_ascii_lowercase() as char);
-        }
-        return out;
-    }
     let mut pending_space = false;
-    let mut push = |c: char| {
+    let mut rest = title;
+    while let Some(&b) = rest.as_bytes().first() {
+        // ASCII, as most of most titles is, a byte at a time; any other character whole.
+        let c = if b.is_ascii() {
+            rest = &rest[1..];
+            char::from(b)
+        } else {
+            let Some(c) = rest.chars().next() else { break };
+            rest = &rest[c.len_utf8()..];
+            c
+        };
         let c = match c {
             '_' => ' ',
             '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => '-',
@@ -230,7 +233,7 @@ pub fn normalize_title(title: &str) -> String {
         };
         if c.is_whitespace() {
             pending_space = !out.is_empty();
-            return;
+            continue;
         }
         if pending_space {
             out.push(' ');
@@ -241,20 +244,25 @@ pub fn normalize_title(title: &str) -> String {
         } else {
             out.extend(c.to_lowercase());
         }
-    };
-    // Most titles are in NFC already, which a quick check tells without composing them again;
-    // quicker still for those whose characters all stand below the combining marks (U+0300)
-    // or are the dashes above: none of those composes with anything.
-    let below_marks = |c: char| (c as u32) < 0x300 || matches!(c, '\u{2010}'..='\u{2014}');
-    if title.chars().all(below_marks)
-        || unicode_normalization::is_nfc_quick(title.chars())
-            == unicode_normalization::IsNormalized::Yes
-    {
-        title.chars().for_each(&mut push);
-    } else {
-        title.nfc().for_each(&mut push);
     }
     out
+}
+
+/// Whether every character of `title` stands below the combining marks (U+0300) or is one of
+/// the dashes U+2010 to U+2014: then it is in NFC (none of those composes with anything), told
+/// from its bytes without decoding it. Most titles are.
+fn composes_with_nothing(title: &str) -> bool {
+    let bytes = title.as_bytes();
+    let mut at = 0;
+    // A character from U+0300 up starts with a byte from 0xcc up; no other byte is that high.
+    while let Some(i) = bytes[at..].iter().position(|&b| b >= 0xcc) {
+        let i = at + i;
+        match bytes[i..] {
+            [0xe2, 0x80, 0x90..=0x94, ..] => at = i + 3,
+            _ => return false,
+        }
+    }
+    true
 }
 
 impl Site {
@@ -474,6 +482,41 @@ mod tests {
             "dačić-kosovo"
         );
         assert_eq!(normalize_title("Dačić–Kosovo"), "dačić-kosovo");
+    }
+
+    #[test]
+    fn titles_skip_composition_only_when_nothing_would_compose() {
+        for (title, nothing) in [
+            ("Åland – Kosovo", true),
+            ("\u{2ff}\u{2010}\u{2014}", true),
+            ("a\u{300}", false),
+            ("a\u{2015}", false),
+            ("東京", false),
+            ("", true),
+        ] {
+            assert_eq!(composes_with_nothing(title), nothing, "{title:?}");
+        }
+        // Whichever way a title is written, it reads as its composed form would.
+        let pieces = [
+            "A", "e", "\u{301}", "É", "_", " ", "\u{2013}", "\u{2015}", "İ", "東", "\t",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..2000 {
+            let title: String = (0..8)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    pieces[(seed % pieces.len() as u64) as usize]
+                })
+                .collect();
+            let composed: String = title.nfc().collect();
+            assert_eq!(
+                normalize_title(&title),
+                normalize_title(&composed),
+                "{title:?}"
+            );
+        }
     }
 
     #[test]
