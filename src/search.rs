@@ -765,34 +765,41 @@ impl Partition {
 
     /// The shard file of one key, from its terms (indices into `terms`, sorted by term).
     fn shard_text(&self, key: &str, terms: &[usize]) -> String {
-        let mut body = String::new();
+        let file = shard_file(key);
+        let name = &file["search/".len()..file.len() - ".js".len()];
+        // Made in room of about its size (a posting takes up to 10 bytes, most far fewer),
+        // not grown by doubling.
+        let size: usize = terms
+            .iter()
+            .map(|&t| self.terms[t].len as usize + 5 + 8 * self.terms[t].postings.len())
+            .sum();
+        let mut out = String::with_capacity(size + 64);
+        out.push_str("window.folioSearch&&folioSearch.receive(");
+        push_json(&mut out, name);
+        out.push_str(",{");
         let mut numbers = itoa::Buffer::new();
         for (i, &t) in terms.iter().enumerate() {
             let entry = &self.terms[t];
             if i > 0 {
-                body.push(',');
+                out.push(',');
             }
-            push_json(&mut body, self.term(entry));
-            body.push_str(":[");
+            push_json(&mut out, self.term(entry));
+            out.push_str(":[");
             let mut last = 0u32;
             for (j, (doc, packed)) in entry.postings.iter().enumerate() {
                 if j > 0 {
-                    body.push(',');
+                    out.push(',');
                 }
                 // Delta-coded article number, then the count and flags packed in one number.
-                body.push_str(numbers.format(doc - last));
-                body.push(',');
-                body.push_str(numbers.format(packed));
+                out.push_str(numbers.format(doc - last));
+                out.push(',');
+                out.push_str(numbers.format(packed));
                 last = doc;
             }
-            body.push(']');
+            out.push(']');
         }
-        let file = shard_file(key);
-        let name = &file["search/".len()..file.len() - ".js".len()];
-        format!(
-            "window.folioSearch&&folioSearch.receive({},{{{body}}});\n",
-            json(name)
-        )
+        out.push_str("});\n");
+        out
     }
 
     /// The sorted terms of one shard key that have postings.
