@@ -120,28 +120,39 @@ pub fn render(
 /// `envoy_title1` -> `Envoy title 1`, `trade-volume` -> `Trade volume`, `GDP_growth` ->
 /// `GDP growth`.
 pub fn label_from_key(key: &str) -> String {
-    let mut words = Vec::new();
-    for part in key.split(['_', '-', ' ']).filter(|p| !p.is_empty()) {
+    // Words apart at `_`, `-` and spaces, and a word's trailing digits apart from it; a word
+    // all in capitals kept, others lower-cased; then the first letter made a capital.
+    let mut label = String::with_capacity(key.len() + 2);
+    for part in key.split(['_', '-', ' ']) {
         let digits = part.len() - part.trim_end_matches(|c: char| c.is_ascii_digit()).len();
         let (word, number) = part.split_at(part.len() - digits);
-        if word.chars().all(|c| c.is_uppercase()) {
-            words.push(word.to_string());
-        } else {
-            words.push(word.to_lowercase());
-        }
-        if !number.is_empty() {
-            words.push(number.to_string());
+        for (piece, keep_case) in [(word, word.chars().all(char::is_uppercase)), (number, true)] {
+            if piece.is_empty() {
+                continue;
+            }
+            if !label.is_empty() {
+                label.push(' ');
+            }
+            match keep_case {
+                true => label.push_str(piece),
+                false if piece.is_ascii() => {
+                    label.extend(piece.chars().map(|c| c.to_ascii_lowercase()))
+                }
+                false => label.push_str(&piece.to_lowercase()),
+            }
         }
     }
-    let joined = words
-        .into_iter()
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut chars = joined.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => key.to_string(),
+    let Some(first) = label.chars().next() else {
+        return key.to_string();
+    };
+    if first.is_ascii() {
+        label[..1].make_ascii_uppercase();
+        label
+    } else {
+        first
+            .to_uppercase()
+            .chain(label[first.len_utf8()..].chars())
+            .collect()
     }
 }
 
@@ -242,6 +253,46 @@ mod tests {
         assert_eq!(label_from_key("trade-volume"), "Trade volume");
         assert_eq!(label_from_key("GDP_growth"), "GDP growth");
         assert_eq!(label_from_key("area_km2"), "Area km 2");
+        assert_eq!(label_from_key("__"), "__");
+        assert_eq!(label_from_key("éTAT_Ωmega2"), "État ωmega 2");
+    }
+
+    /// The first version of [`label_from_key`], which the one that builds the label in place
+    /// must match.
+    fn label_reference(key: &str) -> String {
+        let mut words = Vec::new();
+        for part in key.split(['_', '-', ' ']).filter(|p| !p.is_empty()) {
+            let digits = part.len() - part.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            let (word, number) = part.split_at(part.len() - digits);
+            if word.chars().all(|c| c.is_uppercase()) {
+                words.push(word.to_string());
+            } else {
+                words.push(word.to_lowercase());
+            }
+            if !number.is_empty() {
+                words.push(number.to_string());
+            }
+        }
+        let joined = words
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut chars = joined.chars();
+        match chars.next() {
+            Some(c) => c.to_uppercase().chain(chars).collect(),
+            None => key.to_string(),
+        }
+    }
+
+    #[test]
+    fn labels_match_the_first_version() {
+        let pieces = [
+            "a", "B", "GDP", "_", "-", " ", "1", "23", "é", "É", "ß", "ǆ", "x9",
+        ];
+        for key in crate::testing::drawn(&pieces, 3000, 6) {
+            assert_eq!(label_from_key(&key), label_reference(&key), "{key:?}");
+        }
     }
 
     #[test]

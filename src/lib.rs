@@ -37,6 +37,28 @@ pub mod slug;
 pub mod source;
 pub mod theme;
 
+/// Helpers of the unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// `count` strings of `len` pieces each, drawn from `pieces` by a fixed sequence (the same
+    /// strings on every run): texts where the pieces meet at every kind of boundary.
+    pub fn drawn(pieces: &[&str], count: usize, len: usize) -> Vec<String> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..count)
+            .map(|_| {
+                (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        pieces[(seed % pieces.len() as u64) as usize]
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

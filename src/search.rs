@@ -1489,19 +1489,7 @@ mod tests {
             "×",
             "\u{7ff}",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let drawn: Vec<String> = (0..2000)
-            .map(|_| {
-                (0..12)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        pieces[(seed % pieces.len() as u64) as usize]
-                    })
-                    .collect()
-            })
-            .collect();
+        let drawn = crate::testing::drawn(&pieces, 2000, 12);
         for text in texts.into_iter().chain(drawn.iter().map(String::as_str)) {
             let (mut fast, mut reference) = (Vec::new(), Vec::new());
             for_each_term(text, |t, at| fast.push((t.to_string(), at)));

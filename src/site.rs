@@ -500,16 +500,7 @@ mod tests {
         let pieces = [
             "A", "e", "\u{301}", "É", "_", " ", "\u{2013}", "\u{2015}", "İ", "東", "\t",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..2000 {
-            let title: String = (0..8)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    pieces[(seed % pieces.len() as u64) as usize]
-                })
-                .collect();
+        for title in crate::testing::drawn(&pieces, 2000, 8) {
             let composed: String = title.nfc().collect();
             assert_eq!(
                 normalize_title(&title),
