@@ -333,8 +333,17 @@ fn page_context<T: Serialize>(
     template: &str,
     view: PageView<'_, T>,
 ) -> Result<tera::Context, Diagnostic> {
-    tera::Context::from_serialize(&view)
-        .map_err(|e| Diagnostic::error_in_file(std::path::Path::new(template), e.to_string()))
+    // Field by field, with the names as they are: what `Context::from_serialize` would make
+    // of the view, without a copy of every name (made for every page and every infobox).
+    let page = tera::Value::try_from_serializable(&view.page)
+        .map_err(|e| Diagnostic::error_in_file(std::path::Path::new(template), e.to_string()))?;
+    let mut context = tera::Context::new();
+    context.insert_value("root", view.root.into());
+    context.insert_value("path", view.path.into());
+    context.insert_value("canonical", view.canonical.into());
+    context.insert_value("page", page);
+    context.insert_value("kind", view.kind.into());
+    Ok(context)
 }
 
 /// An article's infobox as HTML, through the theme's `infobox/NAME.html` for its template, or
