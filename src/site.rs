@@ -213,17 +213,20 @@ pub fn normalize_title(title: &str) -> String {
         composed = title.nfc().collect();
         &composed
     };
-    let mut out = String::with_capacity(title.len());
+    let bytes = title.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(title.len());
     let mut pending_space = false;
-    let mut rest = title;
-    while let Some(&b) = rest.as_bytes().first() {
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
         // ASCII, as most of most titles is, a byte at a time; any other character whole.
         let c = if b.is_ascii() {
-            rest = &rest[1..];
+            at += 1;
             char::from(b)
         } else {
-            let Some(c) = rest.chars().next() else { break };
-            rest = &rest[c.len_utf8()..];
+            let Some(c) = title[at..].chars().next() else {
+                break;
+            };
+            at += c.len_utf8();
             c
         };
         let c = match c {
@@ -236,16 +239,19 @@ pub fn normalize_title(title: &str) -> String {
             continue;
         }
         if pending_space {
-            out.push(' ');
+            out.push(b' ');
             pending_space = false;
         }
         if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
+            out.push(c.to_ascii_lowercase() as u8);
         } else {
-            out.extend(c.to_lowercase());
+            for lower in c.to_lowercase() {
+                out.extend_from_slice(lower.encode_utf8(&mut [0; 4]).as_bytes());
+            }
         }
     }
-    out
+    // (Whole characters went in: the bytes are UTF-8.)
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Whether every character of `title` stands below the combining marks (U+0300) or is one of
