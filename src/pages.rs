@@ -833,14 +833,29 @@ fn write_graph_json(
             write_pieces(json, "edges", pieces.edges.iter().map(|p| &p[..]), true)?;
         }
         None => {
-            let articles = (0..n).map(|id| article_record(compiled, id));
+            let articles = in_parallel(n, |id| article_record(compiled, id));
             write_pieces(json, "articles", articles, false)?;
             write_missing(json, graph)?;
-            let edges = (0..n).map(|id| edge_records(compiled, id));
+            let edges = in_parallel(n, |id| edge_records(compiled, id));
             write_pieces(json, "edges", edges, true)?;
         }
     }
     json.write_all(b"}\n")
+}
+
+/// `piece(0)` to `piece(n - 1)`, in order, made on every core a few thousand at a time (so
+/// that only those wait to be written).
+fn in_parallel<'a>(
+    n: usize,
+    piece: impl Fn(ArticleId) -> Vec<u8> + Sync + 'a,
+) -> impl Iterator<Item = Vec<u8>> + 'a {
+    const CHUNK: usize = 4096;
+    (0..n).step_by(CHUNK).flat_map(move |start| {
+        (start..(start + CHUNK).min(n))
+            .into_par_iter()
+            .map(&piece)
+            .collect::<Vec<_>>()
+    })
 }
 
 /// An article's record in graph.json.
