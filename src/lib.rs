@@ -320,15 +320,17 @@ pub fn link(
             .enumerate()
             .map(|(i, source)| {
                 let id = first + i;
-                reuse(&site, id)
-                    .unwrap_or_else(|| render_body(&site, &inputs.theme, id, &source, severity))
+                let mut body = reuse(&site, id)
+                    .unwrap_or_else(|| render_body(&site, &inputs.theme, id, &source, severity));
+                // Packed as soon as it is made, while its HTML is still in the cache.
+                if inputs.pack_html {
+                    body.pack_html();
+                }
+                body
             })
             .collect();
         if let Some(search) = &mut search {
             search.add(&site, first, &mut rendered);
-        }
-        if inputs.pack_html {
-            rendered.par_iter_mut().for_each(RenderedBody::pack_html);
         }
         bodies.append(&mut rendered);
     }
