@@ -59,44 +59,31 @@ pub enum Resolution {
 /// Lookup tables from normalised titles and source paths to articles.
 #[derive(Debug, Default)]
 pub struct TitleIndex {
-    titles: KeyTable<Owners>,
-    aliases: KeyTable<ArticleId>,
-    paths: KeyTable<ArticleId>,
+    /// Each title's article, or [`SHARED`] and the place in `shared` of the articles that share
+    /// it.
+    titles: KeyTable,
+    shared: Vec<Vec<ArticleId>>,
+    aliases: KeyTable,
+    paths: KeyTable,
 }
 
-/// The articles that have one title: nearly always one.
-#[derive(Debug)]
-enum Owners {
-    One(ArticleId),
-    Many(Vec<ArticleId>),
-}
-
-impl Owners {
-    fn as_slice(&self) -> &[ArticleId] {
-        match self {
-            Owners::One(id) => std::slice::from_ref(id),
-            Owners::Many(ids) => ids,
-        }
-    }
-}
+/// Marks a title's value in [`TitleIndex::titles`] as the place of a list of articles.
+const SHARED: u32 = 1 << 31;
 
 impl TitleIndex {
     /// What `[[target]]` means: a title or alias first, then a source path without `.md`.
     pub fn resolve(&self, target: &str) -> Resolution {
         let key = normalize_title(target);
         if let Some(owners) = self.titles.get(&key) {
-            return match owners {
-                Owners::One(id) => Resolution::Article(*id),
-                Owners::Many(ids) => Resolution::Ambiguous(ids.clone()),
-            };
+            return self.owners(owners);
         }
-        if let Some(&id) = self.aliases.get(&key) {
-            return Resolution::Article(id);
+        if let Some(id) = self.aliases.get(&key) {
+            return Resolution::Article(id as ArticleId);
         }
         let path = target.trim().trim_start_matches('/');
         let path = path.strip_suffix(".md").unwrap_or(path);
         match self.paths.get(path) {
-            Some(&id) => Resolution::Article(id),
+            Some(id) => Resolution::Article(id as ArticleId),
             None => Resolution::Missing,
         }
     }
@@ -105,7 +92,30 @@ impl TitleIndex {
     pub fn by_source_path(&self, rel_path: &str) -> Option<ArticleId> {
         self.paths
             .get(rel_path.strip_suffix(".md").unwrap_or(rel_path))
-            .copied()
+            .map(|id| id as ArticleId)
+    }
+
+    /// The article or articles a title's value in `titles` names.
+    fn owners(&self, value: u32) -> Resolution {
+        match value & SHARED {
+            0 => Resolution::Article(value as ArticleId),
+            _ => Resolution::Ambiguous(self.shared[(value & !SHARED) as usize].clone()),
+        }
+    }
+
+    /// Adds article `id` as an owner of a title (normalised).
+    fn add_title(&mut self, title: &str, id: ArticleId) {
+        // (A site has fewer than 2^21 articles: the build refuses more.)
+        match self.titles.get_mut(title) {
+            None => self.titles.insert_new(title, id as u32),
+            Some(value) if *value & SHARED != 0 => {
+                self.shared[(*value & !SHARED) as usize].push(id);
+            }
+            Some(value) => {
+                self.shared.push(vec![*value as ArticleId, id]);
+                *value = SHARED | (self.shared.len() - 1) as u32;
+            }
+        }
     }
 }
 
@@ -133,70 +143,67 @@ impl StringList {
     }
 }
 
-/// Strings to values, laid out for lookups that touch little memory (every link is looked up,
-/// in tables of every title of the site): the keys one after another in one string, and beside
-/// each value its key's hash and place, so that a lookup compares hashes before it reads text,
-/// and reads that text from one block instead of a string of its own somewhere in the heap.
-#[derive(Debug)]
-struct KeyTable<V> {
+/// Strings to numbers, laid out for lookups that touch little memory (every link is looked
+/// up, in tables of every title of the site): the keys one after another in one string, and
+/// beside each number (in 16 bytes in all) its key's place and part of its hash, so that a
+/// lookup compares hashes before it reads text, and reads that text from one block instead of
+/// a string of its own somewhere in the heap.
+#[derive(Debug, Default)]
+struct KeyTable {
     keys: String,
-    slots: hashbrown::HashTable<Slot<V>>,
+    slots: hashbrown::HashTable<Slot>,
 }
 
 #[derive(Debug)]
-struct Slot<V> {
-    hash: u64,
+struct Slot {
+    /// The low half of the key's hash.
+    hash: u32,
     start: u32,
     len: u32,
-    value: V,
+    value: u32,
 }
 
-impl<V> Default for KeyTable<V> {
-    fn default() -> Self {
-        KeyTable {
-            keys: String::new(),
-            slots: hashbrown::HashTable::new(),
-        }
-    }
-}
-
-impl<V> KeyTable<V> {
+impl KeyTable {
     fn hash(key: &str) -> u64 {
         use std::hash::BuildHasher;
         rustc_hash::FxBuildHasher.hash_one(key.as_bytes())
     }
 
-    fn slot(&self, key: &str) -> Option<&Slot<V>> {
+    fn get(&self, key: &str) -> Option<u32> {
         let hash = Self::hash(key);
-        self.slots.find(hash, |s| {
-            s.hash == hash && &self.keys[s.start as usize..(s.start + s.len) as usize] == key
-        })
-    }
-
-    fn get(&self, key: &str) -> Option<&V> {
-        self.slot(key).map(|s| &s.value)
-    }
-
-    fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        let hash = Self::hash(key);
-        let keys = &self.keys;
         self.slots
+            .find(hash, |s| s.hash == hash as u32 && self.key(s) == key)
+            .map(|s| s.value)
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut u32> {
+        let hash = Self::hash(key);
+        let KeyTable { keys, slots } = self;
+        slots
             .find_mut(hash, |s| {
-                s.hash == hash && &keys[s.start as usize..(s.start + s.len) as usize] == key
+                s.hash == hash as u32 && &keys[s.start as usize..(s.start + s.len) as usize] == key
             })
             .map(|s| &mut s.value)
     }
 
+    fn key(&self, slot: &Slot) -> &str {
+        &self.keys[slot.start as usize..(slot.start + slot.len) as usize]
+    }
+
     /// Adds a key that is not in the table.
-    fn insert_new(&mut self, key: &str, value: V) {
+    fn insert_new(&mut self, key: &str, value: u32) {
+        let hash = Self::hash(key);
         let slot = Slot {
-            hash: Self::hash(key),
+            hash: hash as u32,
             start: self.keys.len() as u32,
             len: key.len() as u32,
             value,
         };
         self.keys.push_str(key);
-        self.slots.insert_unique(slot.hash, slot, |s| s.hash);
+        let KeyTable { keys, slots } = self;
+        slots.insert_unique(hash, slot, |s| {
+            Self::hash(&keys[s.start as usize..(s.start + s.len) as usize])
+        });
     }
 }
 
@@ -278,16 +285,11 @@ impl Site {
         let mut index = TitleIndex::default();
         let mut pages: HashMap<&str, ArticleId> = HashMap::new();
         for (id, article) in articles.iter().enumerate() {
-            let title = normalize_title(&article.title);
-            match index.titles.get_mut(&title) {
-                Some(Owners::Many(ids)) => ids.push(id),
-                Some(owners) => *owners = Owners::Many(vec![owners.as_slice()[0], id]),
-                None => index.titles.insert_new(&title, Owners::One(id)),
-            }
+            index.add_title(&normalize_title(&article.title), id);
             let path = article.rel_path.trim_end_matches(".md");
             match index.paths.get_mut(path) {
-                Some(owner) => *owner = id,
-                None => index.paths.insert_new(path, id),
+                Some(owner) => *owner = id as u32,
+                None => index.paths.insert_new(path, id as u32),
             }
             if let Some(&other) = pages.get(article.page_path.as_str()) {
                 diagnostics.push(Diagnostic::error_in_file(
@@ -309,9 +311,13 @@ impl Site {
             for alias in &article.aliases {
                 let key = normalize_title(alias.get_ref());
                 let at = alias.span().start;
-                if let Some(owners) = index.titles.get(&key).map(Owners::as_slice) {
-                    if owners != [id] {
-                        let other = owners.iter().find(|&&o| o != id).copied().unwrap_or(id);
+                if let Some(owners) = index.titles.get(&key) {
+                    let other = match index.owners(owners) {
+                        Resolution::Article(owner) => (owner != id).then_some(owner),
+                        Resolution::Ambiguous(ids) => ids.into_iter().find(|&o| o != id),
+                        Resolution::Missing => None,
+                    };
+                    if let Some(other) = other {
                         diagnostics.push(Diagnostic::error_at(
                             &article.display_path,
                             &article.text,
@@ -325,8 +331,8 @@ impl Site {
                     }
                     continue;
                 }
-                match index.aliases.get(&key) {
-                    Some(&other) if other != id => diagnostics.push(Diagnostic::error_at(
+                match index.aliases.get(&key).map(|other| other as ArticleId) {
+                    Some(other) if other != id => diagnostics.push(Diagnostic::error_at(
                         &article.display_path,
                         &article.text,
                         at,
@@ -337,7 +343,7 @@ impl Site {
                         ),
                     )),
                     Some(_) => {}
-                    None => index.aliases.insert_new(&key, id),
+                    None => index.aliases.insert_new(&key, id as u32),
                 }
             }
         }
