@@ -465,6 +465,7 @@ impl Session {
         } = scan;
         self.listing = diagnostics.iter().cloned().collect();
         let (config, theme) = crate::load_config_and_theme(&self.root)?;
+        crate::check_article_count(self.files.len(), &config.book.src)?;
         let mut articles = Vec::with_capacity(self.files.len());
         for cached in self.files.values() {
             match &cached.parsed {

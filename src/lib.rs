@@ -217,14 +217,7 @@ fn read_inputs<'a>(
     let src_dir = root.join(&config.book.src);
     let sources = source::walk(&src_dir, &config.book.src)?;
     let mut diagnostics = sources.diagnostics;
-    if sources.sources.len() > search::MAX_ARTICLES {
-        return Err(Error::Usage(format!(
-            "{} has {} articles; Folio builds at most {} (the search index numbers them in 21 bits)",
-            config.book.src.display(),
-            sources.sources.len(),
-            search::MAX_ARTICLES
-        )));
-    }
+    check_article_count(sources.sources.len(), &config.book.src)?;
     timings.step("read sources");
     let markdown_bytes = sources.sources.iter().map(|s| s.text.len()).sum::<usize>();
     let articles = parse_articles(sources.sources, &mut diagnostics);
@@ -443,6 +436,19 @@ fn peak_memory() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kb * 1024)
+}
+
+/// Refuses a site of more articles than Folio numbers (the search index and the title tables
+/// number them in 21 bits), before anything is built of it.
+pub(crate) fn check_article_count(articles: usize, src: &Path) -> Result<(), Error> {
+    if articles > search::MAX_ARTICLES {
+        return Err(Error::Usage(format!(
+            "{} has {articles} articles; Folio builds at most {}",
+            src.display(),
+            search::MAX_ARTICLES
+        )));
+    }
+    Ok(())
 }
 
 /// Parses every source file, collecting the problems.

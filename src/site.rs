@@ -172,7 +172,7 @@ impl KeyTable {
     fn get(&self, key: &str) -> Option<u32> {
         let hash = Self::hash(key);
         self.slots
-            .find(hash, |s| s.hash == hash as u32 && self.key(s) == key)
+            .find(hash, |s| s.hash == hash as u32 && s.key(&self.keys) == key)
             .map(|s| s.value)
     }
 
@@ -180,14 +180,8 @@ impl KeyTable {
         let hash = Self::hash(key);
         let KeyTable { keys, slots } = self;
         slots
-            .find_mut(hash, |s| {
-                s.hash == hash as u32 && &keys[s.start as usize..(s.start + s.len) as usize] == key
-            })
+            .find_mut(hash, |s| s.hash == hash as u32 && s.key(keys) == key)
             .map(|s| &mut s.value)
-    }
-
-    fn key(&self, slot: &Slot) -> &str {
-        &self.keys[slot.start as usize..(slot.start + slot.len) as usize]
     }
 
     /// Adds a key that is not in the table.
@@ -201,9 +195,14 @@ impl KeyTable {
         };
         self.keys.push_str(key);
         let KeyTable { keys, slots } = self;
-        slots.insert_unique(hash, slot, |s| {
-            Self::hash(&keys[s.start as usize..(s.start + s.len) as usize])
-        });
+        slots.insert_unique(hash, slot, |s| Self::hash(s.key(keys)));
+    }
+}
+
+impl Slot {
+    /// The slot's key, in the table's `keys`.
+    fn key<'k>(&self, keys: &'k str) -> &'k str {
+        &keys[self.start as usize..(self.start + self.len) as usize]
     }
 }
 
