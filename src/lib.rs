@@ -560,8 +560,9 @@ pub fn build_observed(
     };
     // Freeing the site (every article, body and link: tens of milliseconds at 10,000
     // articles) is nobody's wait: it happens beside the caller, who has its report; a
-    // command-line build exits without waiting for it.
-    std::thread::spawn(move || drop(compiled));
+    // command-line build exits without waiting for it. (Where no thread can be started, the
+    // site is freed as the attempt gives it back.)
+    let _ = std::thread::Builder::new().spawn(move || drop(compiled));
     Ok(report)
 }
 

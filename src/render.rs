@@ -335,14 +335,22 @@ fn page_context<T: Serialize>(
 ) -> Result<tera::Context, Diagnostic> {
     // Field by field, with the names as they are: what `Context::from_serialize` would make
     // of the view, without a copy of every name (made for every page and every infobox).
-    let page = tera::Value::try_from_serializable(&view.page)
+    // (Taken apart whole, so that a field added to the view cannot be left out here.)
+    let PageView {
+        root,
+        path,
+        canonical,
+        page,
+        kind,
+    } = view;
+    let page = tera::Value::try_from_serializable(&page)
         .map_err(|e| Diagnostic::error_in_file(std::path::Path::new(template), e.to_string()))?;
     let mut context = tera::Context::new();
-    context.insert_value("root", view.root.into());
-    context.insert_value("path", view.path.into());
-    context.insert_value("canonical", view.canonical.into());
+    context.insert_value("root", root.into());
+    context.insert_value("path", path.into());
+    context.insert_value("canonical", canonical.into());
     context.insert_value("page", page);
-    context.insert_value("kind", view.kind.into());
+    context.insert_value("kind", kind.into());
     Ok(context)
 }
 
