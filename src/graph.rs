@@ -64,70 +64,46 @@ pub struct LinkGraph {
 impl LinkGraph {
     /// Builds the graph from every article's rendered body (indexed like `site.articles`).
     pub fn build(site: &Site, bodies: &[RenderedBody]) -> LinkGraph {
-        let n = site.articles.len();
-        let mut graph = LinkGraph {
-            out: Vec::with_capacity(n),
-            backlinks: vec![Vec::new(); n],
-            ..LinkGraph::default()
-        };
-        // Each article's distinct edges, found on every core; then put together in article
-        // order (a missing title carries its page).
-        let edges: Vec<Vec<Edge>> = bodies.par_iter().map(edges_of).collect();
-        let mut spellings: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-        for (from, edges) in edges.into_iter().enumerate() {
-            for to in targets_of(&edges) {
-                match to {
-                    Target::Article(to) => {
-                        if *to != from {
-                            graph.backlinks[*to].push(from);
-                        }
-                    }
-                    Target::Missing(missing) => {
-                        *spellings
-                            .entry(missing.page.clone())
-                            .or_default()
-                            .entry(missing.title.clone())
-                            .or_default() += 1;
-                        let entry = graph.missing.entry(missing.page.clone()).or_default();
-                        if entry.linked_from.last() != Some(&from) {
-                            entry.linked_from.push(from);
-                        }
-                    }
-                    Target::Ambiguous(key) => {
-                        let entry = graph
-                            .ambiguous
-                            .entry(to.page_path(site).into_owned())
-                            .or_insert_with(|| AmbiguousTitle {
-                                candidates: candidates(site, key),
-                                title: key.clone(),
-                                linked_from: Vec::new(),
-                            });
-                        if entry.linked_from.last() != Some(&from) {
-                            entry.linked_from.push(from);
-                        }
+        // Each article's distinct edges and the places of its distinct targets among them,
+        // found on every core (a missing title carries its page).
+        let linked: Vec<(Vec<Edge>, Vec<u32>)> = bodies
+            .par_iter()
+            .map(|body| {
+                let edges = edges_of(body);
+                let targets = target_places(&edges);
+                (edges, targets)
+            })
+            .collect();
+        let backlinks = backlinks(site, &linked);
+        let missing = missing_titles(site, &linked);
+        let mut ambiguous: BTreeMap<String, AmbiguousTitle> = BTreeMap::new();
+        for (from, (edges, targets)) in linked.iter().enumerate() {
+            for to in targets.iter().map(|&at| &edges[at as usize].to) {
+                if let Target::Ambiguous(key) = to {
+                    let entry = ambiguous
+                        .entry(to.page_path(site).into_owned())
+                        .or_insert_with(|| AmbiguousTitle {
+                            candidates: candidates(site, key),
+                            title: key.clone(),
+                            linked_from: Vec::new(),
+                        });
+                    if entry.linked_from.last() != Some(&from) {
+                        entry.linked_from.push(from);
                     }
                 }
             }
-            graph.out.push(edges);
         }
-        for (page, counts) in spellings {
-            let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
-            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            if let Some(missing) = graph.missing.get_mut(&page) {
-                missing.titles = counts.into_iter().map(|(t, _)| t).collect();
-            }
-        }
-        let by_title = |ids: &mut Vec<ArticleId>| sort_by_title(site, ids);
-        graph.backlinks.par_iter_mut().for_each(by_title);
-        graph
-            .missing
-            .values_mut()
-            .for_each(|m| sort_by_title(site, &mut m.linked_from));
-        graph
-            .ambiguous
+        ambiguous
             .values_mut()
             .for_each(|a| sort_by_title(site, &mut a.linked_from));
-        graph
+        // The places are let go on every core, as they were made.
+        let out: Vec<Vec<Edge>> = linked.into_par_iter().map(|(edges, _)| edges).collect();
+        LinkGraph {
+            out,
+            backlinks,
+            missing,
+            ambiguous,
+        }
     }
 
     /// The distinct See also targets of an article, in the author's order.
@@ -184,26 +160,106 @@ fn candidates(site: &Site, key: &str) -> Vec<ArticleId> {
 /// An article's edges, without repeats, in the order first written.
 fn edges_of(body: &RenderedBody) -> Vec<Edge> {
     let mut seen = BTreeSet::new();
-    let mut edges = Vec::new();
-    for link in &body.links {
-        let edge = Edge {
+    body.links
+        .iter()
+        .filter(|link| seen.insert((&link.target, link.kind)))
+        .map(|link| Edge {
             to: link.target.clone(),
             kind: link.kind,
-        };
-        if seen.insert(edge.clone()) {
-            edges.push(edge);
+        })
+        .collect()
+}
+
+/// Each article's incoming articles, sorted by title, from every article's edges and the places
+/// of its distinct targets in them: every (target, title rank of the article linking to it)
+/// pair, sorted on all cores, then cut into one list per target.
+fn backlinks(site: &Site, linked: &[(Vec<Edge>, Vec<u32>)]) -> Vec<Vec<ArticleId>> {
+    let rank = &site.title_rank;
+    let mut pairs: Vec<u64> = linked
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(from, (edges, targets))| {
+            targets
+                .iter()
+                .filter_map(move |&at| match edges[at as usize].to {
+                    Target::Article(to) if to != from => {
+                        Some((to as u64) << 32 | u64::from(rank[from]))
+                    }
+                    _ => None,
+                })
+        })
+        .collect();
+    pairs.par_sort_unstable();
+    let mut by_rank = vec![0; rank.len()];
+    for (id, &r) in rank.iter().enumerate() {
+        by_rank[r as usize] = id;
+    }
+    let mut pairs = pairs.as_slice();
+    (0..rank.len())
+        .map(|to| {
+            let end = pairs.partition_point(|&p| (p >> 32) as usize == to);
+            let (these, rest) = pairs.split_at(end);
+            pairs = rest;
+            these.iter().map(|&p| by_rank[p as u32 as usize]).collect()
+        })
+        .collect()
+}
+
+/// The titles wanted but not written, by page, from every article's edges and the places of
+/// its distinct targets in them: every (missing title, article linking to it) pair, sorted on
+/// all cores, then taken page by page. An article counts once for each spelling it uses.
+fn missing_titles(site: &Site, linked: &[(Vec<Edge>, Vec<u32>)]) -> BTreeMap<String, MissingTitle> {
+    let mut wanted: rustc_hash::FxHashMap<&str, Vec<(&str, ArticleId)>> = Default::default();
+    for (from, (edges, targets)) in linked.iter().enumerate() {
+        for &at in targets {
+            if let Target::Missing(missing) = &edges[at as usize].to {
+                let uses = wanted.entry(missing.page.as_str()).or_default();
+                uses.push((missing.title.as_str(), from));
+            }
         }
     }
-    edges
+    let mut wanted: Vec<(&str, Vec<(&str, ArticleId)>)> = wanted.into_iter().collect();
+    wanted
+        .par_iter_mut()
+        .for_each(|(_, uses)| uses.sort_unstable());
+    wanted
+        .into_iter()
+        .map(|(page, uses)| {
+            // The spellings, most used first (`uses` is sorted by spelling).
+            let mut titles: Vec<(&str, usize)> = uses
+                .chunk_by(|a, b| a.0 == b.0)
+                .map(|same| (same[0].0, same.len()))
+                .collect();
+            titles.sort_by_key(|&(_, uses)| std::cmp::Reverse(uses));
+            let mut linked_from: Vec<ArticleId> = uses.iter().map(|&(_, from)| from).collect();
+            linked_from.sort_unstable();
+            linked_from.dedup();
+            sort_by_title(site, &mut linked_from);
+            let titles = titles.into_iter().map(|(t, _)| t.to_string()).collect();
+            (
+                page.to_string(),
+                MissingTitle {
+                    titles,
+                    linked_from,
+                },
+            )
+        })
+        .collect()
 }
 
 /// The distinct targets of some edges, in order.
 fn targets_of(edges: &[Edge]) -> Vec<&Target> {
+    target_places(edges)
+        .into_iter()
+        .map(|at| &edges[at as usize].to)
+        .collect()
+}
+
+/// Where in `edges` each distinct target first stands, in order.
+fn target_places(edges: &[Edge]) -> Vec<u32> {
     let mut seen = BTreeSet::new();
-    edges
-        .iter()
-        .map(|e| &e.to)
-        .filter(|t| seen.insert(*t))
+    (0..edges.len() as u32)
+        .filter(|&at| seen.insert(&edges[at as usize].to))
         .collect()
 }
 
@@ -421,6 +477,24 @@ mod tests {
             .map(|(_, m)| (m.title(), m.linked_from.len()))
             .collect();
         assert_eq!(wanted, [("Ghost", 2), ("Phantom", 1)]);
+    }
+
+    #[test]
+    fn a_missing_title_is_shown_as_most_articles_spell_it_and_lists_its_linkers_by_title() {
+        let (_, g) = graph(&[
+            (
+                "a.md",
+                "+++\ntitle = \"Zed\"\n+++\n[[ghost]] [[Ghost]] [[ghost]]",
+            ),
+            ("b.md", "+++\ntitle = \"Bee\"\n+++\n[[GHOST]]"),
+            ("c.md", "+++\ntitle = \"Alpha\"\n+++\n[[GHOST]] [[ghost]]"),
+        ]);
+        assert_eq!(g.missing.len(), 1);
+        let ghost = g.missing.values().next().unwrap();
+        // Two articles each for `GHOST` and `ghost` (the tie goes to the first in byte order),
+        // one for `Ghost`; a spelling used twice in one article counts once.
+        assert_eq!(ghost.titles, ["GHOST", "ghost", "Ghost"]);
+        assert_eq!(ghost.linked_from, [2, 1, 0]);
     }
 
     #[test]

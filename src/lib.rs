@@ -215,13 +215,21 @@ fn read_inputs<'a>(
     let (config, theme) = load_config_and_theme(root)?;
     timings.step("config and theme");
     let src_dir = root.join(&config.book.src);
-    let sources = source::walk(&src_dir, &config.book.src)?;
-    let mut diagnostics = sources.diagnostics;
-    check_article_count(sources.sources.len(), &config.book.src)?;
-    timings.step("read sources");
-    let markdown_bytes = sources.sources.iter().map(|s| s.text.len()).sum::<usize>();
-    let articles = parse_articles(sources.sources, &mut diagnostics);
-    timings.step("parse front matter");
+    let (entries, mut diagnostics) = source::list(&src_dir, &config.book.src)?;
+    check_article_count(entries.len(), &config.book.src)?;
+    timings.step("list sources");
+    // Each file's front matter is parsed as soon as it is read, while its text is in the cache.
+    let parsed: Vec<Result<Article, Vec<Diagnostic>>> = entries
+        .par_iter()
+        .map(|entry| {
+            source::read(entry)
+                .map_err(|d| vec![d])
+                .and_then(Article::parse)
+        })
+        .collect();
+    let articles = collect_articles(parsed, &mut diagnostics);
+    let markdown_bytes = articles.iter().map(|a| a.text.len()).sum::<usize>();
+    timings.step("read sources and front matter");
     Ok(LinkInputs {
         root,
         config,
@@ -451,10 +459,11 @@ pub(crate) fn check_article_count(articles: usize, src: &Path) -> Result<(), Err
     Ok(())
 }
 
-/// Parses every source file, collecting the problems.
-pub fn parse_articles(sources: Vec<source::Source>, diagnostics: &mut Diagnostics) -> Vec<Article> {
-    let parsed: Vec<Result<Article, Vec<Diagnostic>>> =
-        sources.into_par_iter().map(Article::parse).collect();
+/// The articles parsed, in order, their errors added to `diagnostics`.
+fn collect_articles(
+    parsed: Vec<Result<Article, Vec<Diagnostic>>>,
+    diagnostics: &mut Diagnostics,
+) -> Vec<Article> {
     let mut articles = Vec::with_capacity(parsed.len());
     for result in parsed {
         match result {

@@ -6,8 +6,6 @@
 //! mean?" with the matching rules of the links: case, Unicode form, `_` for space, runs of
 //! white space and the dashes `-`, `‐`, `–`, `—` do not matter.
 
-use std::collections::HashMap;
-
 use unicode_normalization::UnicodeNormalization;
 
 use crate::article::Article;
@@ -164,6 +162,14 @@ struct Slot {
 }
 
 impl KeyTable {
+    /// A table with room for `keys` keys of `bytes` bytes in all.
+    fn with_capacity(keys: usize, bytes: usize) -> KeyTable {
+        KeyTable {
+            keys: String::with_capacity(bytes),
+            slots: hashbrown::HashTable::with_capacity(keys),
+        }
+    }
+
     fn hash(key: &str) -> u64 {
         use std::hash::BuildHasher;
         rustc_hash::FxBuildHasher.hash_one(key.as_bytes())
@@ -280,11 +286,29 @@ fn composes_with_nothing(title: &str) -> bool {
 impl Site {
     /// Indexes the articles and checks what only the whole set can show.
     pub fn new(config: Config, articles: Vec<Article>) -> (Site, Diagnostics) {
+        use rayon::prelude::*;
         let mut diagnostics = Diagnostics::default();
-        let mut index = TitleIndex::default();
-        let mut pages: HashMap<&str, ArticleId> = HashMap::new();
+        let normalized: Vec<String> = articles
+            .par_iter()
+            .map(|a| normalize_title(&a.title))
+            .collect();
+        // Tables made the size they will be, not grown by doubling: a large site's are larger
+        // than the cache, and every rehash reads them whole.
+        let mut index = TitleIndex {
+            titles: KeyTable::with_capacity(
+                articles.len(),
+                normalized.iter().map(String::len).sum(),
+            ),
+            paths: KeyTable::with_capacity(
+                articles.len(),
+                articles.iter().map(|a| a.rel_path.len()).sum(),
+            ),
+            ..TitleIndex::default()
+        };
+        let mut pages: rustc_hash::FxHashMap<&str, ArticleId> = rustc_hash::FxHashMap::default();
+        pages.reserve(articles.len());
         for (id, article) in articles.iter().enumerate() {
-            index.add_title(&normalize_title(&article.title), id);
+            index.add_title(&normalized[id], id);
             let path = article.rel_path.trim_end_matches(".md");
             match index.paths.get_mut(path) {
                 Some(owner) => *owner = id as u32,
@@ -346,7 +370,7 @@ impl Site {
                 }
             }
         }
-        let title_rank = title_ranks(&articles);
+        let title_rank = title_ranks(&articles, &normalized);
         let page_paths = StringList::of(articles.iter().map(|a| a.page_path.as_str()));
         let titles = StringList::of(articles.iter().map(|a| a.title.as_str()));
         (
@@ -405,15 +429,18 @@ impl Site {
     }
 }
 
-fn title_ranks(articles: &[Article]) -> Vec<u32> {
+/// Each article's place in the order of titles: by `normalized` title (each article's, as
+/// [`normalize_title`] makes it), then title as written, then source path.
+fn title_ranks(articles: &[Article], normalized: &[String]) -> Vec<u32> {
+    use rayon::prelude::*;
     let mut order: Vec<ArticleId> = (0..articles.len()).collect();
-    order.sort_by_cached_key(|&id| {
-        let a = &articles[id];
-        (
-            normalize_title(&a.title),
-            a.title.clone(),
-            a.rel_path.clone(),
-        )
+    order.par_sort_unstable_by(|&a, &b| {
+        let (x, y) = (&articles[a], &articles[b]);
+        normalized[a]
+            .cmp(&normalized[b])
+            .then_with(|| x.title.cmp(&y.title))
+            .then_with(|| x.rel_path.cmp(&y.rel_path))
+            .then(a.cmp(&b))
     });
     let mut rank = vec![0u32; articles.len()];
     for (place, id) in order.into_iter().enumerate() {
