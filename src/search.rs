@@ -5,7 +5,8 @@
 //! Three kinds of shard, so that one query loads little:
 //! - `search/titles.js`: every article's title and page, for "titles first" ranking;
 //! - `search/t-<hex>.js`: the terms that start with one two-character prefix, each with its
-//!   postings (article, and where the term stands: title, heading or body, and how often);
+//!   postings (article, and where the term stands: title, heading or body, and how often), as
+//!   one string of numbers in base 32 written without separators (2 to 4 bytes a posting);
 //! - `search/d-<n>.js`: the headings and text of a block of articles, for the snippets of the
 //!   results actually shown.
 //!
@@ -334,6 +335,27 @@ pub fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for_each_term(text, |t, _| out.push(t.to_string()));
     out
+}
+
+/// The digits of a term shard's numbers. A number is written in base 32, most significant
+/// digit first: its last digit from the first 32 characters, every other from the last 32, so
+/// that numbers follow one another without separators (2 to 4 bytes a posting where a JSON
+/// array takes 5 to 8). Each character stands for itself in JSON and JavaScript strings.
+/// `static/folio.js` reads them back.
+const DIGITS: &[u8; 64] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+
+/// Appends `n` in the digits of [`DIGITS`].
+fn push_number(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 7];
+    let mut at = digits.len() - 1;
+    digits[at] = DIGITS[(n & 31) as usize];
+    n >>= 5;
+    while n > 0 {
+        at -= 1;
+        digits[at] = DIGITS[32 + (n & 31) as usize];
+        n >>= 5;
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// The shard a term lives in: its first two characters.
@@ -767,36 +789,31 @@ impl Partition {
     fn shard_text(&self, key: &str, terms: &[usize]) -> String {
         let file = shard_file(key);
         let name = &file["search/".len()..file.len() - ".js".len()];
-        // Made in room of about its size (a posting takes up to 10 bytes, most far fewer),
-        // not grown by doubling.
+        // Made in room of about its size (a posting takes up to 14 bytes, most 2 to 4), not
+        // grown by doubling.
         let size: usize = terms
             .iter()
-            .map(|&t| self.terms[t].len as usize + 5 + 8 * self.terms[t].postings.len())
+            .map(|&t| self.terms[t].len as usize + 6 + 4 * self.terms[t].postings.len())
             .sum();
         let mut out = String::with_capacity(size + 64);
         out.push_str("window.folioSearch&&folioSearch.receive(");
         push_json(&mut out, name);
         out.push_str(",{");
-        let mut numbers = itoa::Buffer::new();
         for (i, &t) in terms.iter().enumerate() {
             let entry = &self.terms[t];
             if i > 0 {
                 out.push(',');
             }
             push_json(&mut out, self.term(entry));
-            out.push_str(":[");
+            out.push_str(":\"");
             let mut last = 0u32;
-            for (j, (doc, packed)) in entry.postings.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
+            for (doc, packed) in entry.postings.iter() {
                 // Delta-coded article number, then the count and flags packed in one number.
-                out.push_str(numbers.format(doc - last));
-                out.push(',');
-                out.push_str(numbers.format(packed));
+                push_number(&mut out, doc - last);
+                push_number(&mut out, packed);
                 last = doc;
             }
-            out.push(']');
+            out.push('"');
         }
         out.push_str("});\n");
         out
@@ -1543,6 +1560,43 @@ mod tests {
         ] {
             assert_eq!(json(text), serde_json::to_string(text).unwrap(), "{text:?}");
         }
+    }
+
+    /// Reads numbers back as `static/folio.js` does.
+    fn numbers_of(text: &str) -> Vec<u32> {
+        let (mut out, mut n) = (Vec::new(), 0u32);
+        for c in text.bytes() {
+            let digit = DIGITS.iter().position(|&d| d == c).unwrap() as u32;
+            if digit >= 32 {
+                n = n * 32 + (digit - 32);
+            } else {
+                out.push(n * 32 + digit);
+                n = 0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn shard_numbers_are_read_back_as_written() {
+        let mut numbers: Vec<u32> = vec![0, 1, 31, 32, 33, 1023, 1024, u32::MAX];
+        // Numbers of every length from 0 to 32 bits.
+        numbers.extend((0..2000u64).map(|i| ((i * 2_654_435_761) % (1 << (i % 33))) as u32));
+        let mut text = String::new();
+        for &n in &numbers {
+            push_number(&mut text, n);
+        }
+        assert_eq!(numbers_of(&text), numbers);
+        // Every digit is one of the characters a JSON or JavaScript string keeps as it is.
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        let mut small = String::new();
+        [0, 31, 32, 1025]
+            .iter()
+            .for_each(|&n| push_number(&mut small, n));
+        assert_eq!(small, "0vx0xw1");
     }
 
     #[test]

@@ -68,6 +68,26 @@
     return terms.filter(function (t) { return seen[t] ? false : (seen[t] = true); });
   }
 
+  // A term's postings as the build writes them (src/search.rs, DIGITS): numbers in base 32,
+  // most significant digit first, the last digit of each from the first 32 characters.
+  var DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+  var DIGIT_VALUE = [];
+  for (var d = 0; d < DIGITS.length; d++) DIGIT_VALUE[DIGITS.charCodeAt(d)] = d;
+
+  function numbers(text) {
+    var out = [], n = 0;
+    for (var i = 0; i < text.length; i++) {
+      var digit = DIGIT_VALUE[text.charCodeAt(i)];
+      if (digit >= 32) {
+        n = n * 32 + (digit - 32);
+      } else {
+        out.push(n * 32 + digit);
+        n = 0;
+      }
+    }
+    return out;
+  }
+
   function shardKey(term) { return Array.from(term).slice(0, 2).join(""); }
 
   function shardName(key) {
@@ -86,7 +106,7 @@
         if (candidate.lastIndexOf(term, 0) !== 0) return;
         if (Array.from(term).length < 2 && candidate !== term) return;
         var exact = candidate === term;
-        var list = shard[candidate], doc = 0;
+        var list = numbers(shard[candidate]), doc = 0;
         for (var i = 0; i < list.length; i += 2) {
           doc += list[i];
           var flags = list[i + 1] & 7, count = list[i + 1] >> 3;
