@@ -597,6 +597,8 @@ impl<'c, 's> BodyRenderer<'c, 's> {
             attrs: h.attrs,
         }));
         self.run(inner, out);
+        // (The heading's end is written here, not through `run`: its text ends here too.)
+        push_text(&mut self.result.text, " ");
         out.push(Event::InlineHtml(
             format!(
                 "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section: {label}\">#</a>",
@@ -1083,6 +1085,18 @@ mod tests {
         let a = &site.articles[id];
         let cx = PageContext::new(site, id, &a.text, Severity::Warning);
         render_body(a.body(), a.body_start, &cx, Dialect::Folio)
+    }
+
+    #[test]
+    fn a_heading_and_the_text_after_it_are_separate_words_of_the_plain_text() {
+        let s = site(&[(
+            "a.md",
+            "Intro.\n\n## History\nExercise *one*\n\n### `Code` heading\n- Item",
+        )]);
+        assert_eq!(
+            render(&s, 0).text,
+            "Intro. History Exercise one Code heading Item"
+        );
     }
 
     #[test]
