@@ -11,6 +11,9 @@
 //! time from the event to the last file written is that wait plus the rebuild.
 //!
 //! Usage: cargo run --release --example incremental_edit -- SITE_DIR
+//!
+//! `FOLIO_EDIT_PAUSE_MS=N` waits N ms before each edit, as edits come from a person, seconds
+//! apart (memory let go in the meantime may have been given back to the system).
 
 /// The allocator `folio serve` runs with (see `src/main.rs`), so that the figures are the
 /// server's.
@@ -70,12 +73,19 @@ fn main() {
             false,
         ),
     ];
+    let pause = std::time::Duration::from_millis(
+        std::env::var("FOLIO_EDIT_PAUSE_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(0),
+    );
     for (name, sentence, told) in cases {
         let mut times = Vec::new();
         for round in 0..5 {
             // A sentence at the start of the body, after the front matter.
             let edited =
                 original.replacen("+++\n\n", &format!("+++\n\n{}\n\n", sentence(round)), 1);
+            std::thread::sleep(pause);
             std::fs::write(&article, edited).expect("writable article");
             let update = if told {
                 session.rebuild_paths(std::slice::from_ref(&article))

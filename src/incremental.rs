@@ -44,6 +44,73 @@ pub struct MemoryOutput {
     /// The sizes of the large files of the last output (graph.json): room is made for them at
     /// once, not grown by doubling (each doubling of 13 MB copies it into fresh pages).
     sizes: BTreeMap<String, usize>,
+    /// Buffers to write large files into (see [`Spares`]), by path.
+    spares: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+/// Files from this size up are written into spare buffers.
+const LARGE: usize = 1 << 20;
+
+/// Buffers kept for the next version of each large file of the output (graph.json: 13 MB at
+/// 10,000 articles, rewritten by every edit of a link), so that it is written into memory that
+/// is already the process's: memory asked for afresh costs the first write of each page (on
+/// this project's 2-core machine, about 30 ms for graph.json), and memory let go is soon given
+/// back to the system, so a file made in new room each time costs that on every edit.
+#[derive(Debug, Default)]
+struct Spares {
+    /// Buffers ready to be written into.
+    ready: BTreeMap<String, Vec<u8>>,
+    /// Large files the output no longer has, which the server may still be sending: ready
+    /// once it has let them go.
+    retired: Vec<(String, std::sync::Arc<Vec<u8>>)>,
+}
+
+impl Spares {
+    /// The buffers ready, with those of the retired files the server has let go.
+    fn take(&mut self) -> BTreeMap<String, Vec<u8>> {
+        for (path, file) in std::mem::take(&mut self.retired) {
+            match std::sync::Arc::try_unwrap(file) {
+                Ok(bytes) => {
+                    self.ready.entry(path).or_insert(bytes);
+                }
+                Err(file) => self.retired.push((path, file)),
+            }
+        }
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Keeps a buffer for `path`, if it is large.
+    fn keep(&mut self, path: String, bytes: Vec<u8>) {
+        if bytes.capacity() >= LARGE {
+            self.ready.entry(path).or_insert(bytes);
+        }
+    }
+
+    /// Keeps a file the output no longer has, if it is large (and only the last one of a path:
+    /// one spare is enough).
+    fn retire(&mut self, path: String, file: std::sync::Arc<Vec<u8>>) {
+        if file.len() >= LARGE {
+            self.retired.retain(|(p, _)| *p != path);
+            self.retired.push((path, file));
+        }
+    }
+
+    /// Makes a buffer, its pages written once, for each large file of `output` that has none:
+    /// after a build, while nothing waits.
+    fn prepare(&mut self, output: &Files) {
+        for (path, file) in output.iter() {
+            let has_one =
+                self.ready.contains_key(path) || self.retired.iter().any(|r| &r.0 == path);
+            if file.len() >= LARGE && !has_one {
+                // Written with spaces, not zeros: zeroed memory can come from the system
+                // still unwritten, which is what this is to avoid.
+                let mut bytes = Vec::with_capacity(file.len() + file.len() / 8);
+                bytes.resize(bytes.capacity(), b' ');
+                bytes.clear();
+                self.ready.insert(path.clone(), bytes);
+            }
+        }
+    }
 }
 
 impl Sink for MemoryOutput {
@@ -52,26 +119,31 @@ impl Sink for MemoryOutput {
     }
 
     fn write_with(&self, rel: &str, fill: crate::pages::Fill<'_>) -> Result<(), Error> {
-        // Made in place (a large file is not copied once made), in room for an eighth more
-        // than it had last time.
-        let room = self.sizes.get(rel).map_or(1 << 20, |&len| len + len / 8);
-        let mut bytes = Vec::with_capacity(room);
+        // Made in place (a large file is not copied once made), in its spare buffer if it has
+        // one, in room for an eighth more than it had last time.
+        let room = self.sizes.get(rel).map_or(LARGE, |&len| len + len / 8);
+        let spare = self.spares.lock().ok().and_then(|mut s| s.remove(rel));
+        let mut bytes = spare.unwrap_or_default();
+        bytes.clear();
+        bytes.reserve(room);
         fill(&mut bytes).map_err(|e| Error::io(Path::new(rel), e))?;
         self.keep(rel, bytes)
     }
 }
 
 impl MemoryOutput {
-    /// An empty output that makes room for each large file of `last` as large as it was.
-    pub fn after(last: &Files) -> MemoryOutput {
+    /// An empty output that makes room for each large file of `last` as large as it was,
+    /// writing it into its buffer in `spares` where there is one.
+    fn after(last: &Files, spares: BTreeMap<String, Vec<u8>>) -> MemoryOutput {
         let sizes = last
             .iter()
-            .filter(|(_, bytes)| bytes.len() > 1 << 20)
+            .filter(|(_, bytes)| bytes.len() >= LARGE)
             .map(|(path, bytes)| (path.clone(), bytes.len()))
             .collect();
         MemoryOutput {
             files: Mutex::default(),
             sizes,
+            spares: Mutex::new(spares),
         }
     }
 
@@ -88,6 +160,12 @@ impl MemoryOutput {
     /// The files written.
     pub fn into_files(self) -> BTreeMap<String, Vec<u8>> {
         self.files.into_inner().unwrap_or_default()
+    }
+
+    /// The files written, and the spare buffers not written into.
+    fn into_parts(self) -> (BTreeMap<String, Vec<u8>>, BTreeMap<String, Vec<u8>>) {
+        let spares = self.spares.into_inner().unwrap_or_default();
+        (self.files.into_inner().unwrap_or_default(), spares)
     }
 }
 
@@ -138,6 +216,7 @@ pub struct Session {
     /// What listing the content folder reported last time.
     listing: Vec<Diagnostic>,
     output: Files,
+    spares: Spares,
 }
 
 /// What the sources look like now against the last build.
@@ -161,6 +240,7 @@ impl Session {
             search: None,
             listing: Vec::new(),
             output: Files::default(),
+            spares: Spares::default(),
         }
     }
 
@@ -405,7 +485,7 @@ impl Session {
             links: links_changed,
             lists,
         };
-        let sink = MemoryOutput::after(&self.output);
+        let sink = MemoryOutput::after(&self.output, self.spares.take());
         let old_refs: Vec<(ArticleId, &Article, &RenderedBody)> =
             old.iter().map(|(id, a, b)| (*id, a, b)).collect();
         // The pages and the search index are drawn side by side.
@@ -433,8 +513,11 @@ impl Session {
         files.extend(search.files());
         let mut warnings = compiled.diagnostics.clone();
         warnings.extend(written.diagnostics.into_sorted());
-        let fresh = sink.into_files();
-        let Some(changed) = update_output(&mut self.output, &files, fresh) else {
+        let (fresh, unused) = sink.into_parts();
+        for (path, bytes) in unused {
+            self.spares.keep(path, bytes);
+        }
+        let Some(changed) = update_output(&mut self.output, &files, fresh, &mut self.spares) else {
             // A page the selection skipped that the last build did not have either: render
             // everything rather than guess.
             self.theme_stamp = None;
@@ -473,7 +556,7 @@ impl Session {
                 Err(errors) => diagnostics.extend(errors.iter().cloned()),
             }
         }
-        let previous = self.compiled.take();
+        let mut previous = self.compiled.take();
         let same_index = previous
             .as_ref()
             .is_some_and(|p| index_signature(&p.site.articles) == index_signature(&articles));
@@ -504,10 +587,19 @@ impl Session {
                 .get(site.articles[id].rel_path.as_str())
                 .map(|b| (*b).clone())
         });
-        // Edits that follow draw graph.json again only where they touch it.
-        compiled.graph_json_pieces = Some(Default::default());
         let bodies_rendered = compiled.bodies.len() - old_bodies.len();
         drop(old_bodies);
+        // Edits that follow draw graph.json again only where they touch it. While the
+        // articles are the same, the last build's pieces carry over (this build draws again
+        // those of the articles it changed, or all of them); the last build keeps empty ones,
+        // which it would draw whole, should it be put back after an error.
+        let pieces = match (previous.as_mut(), same_index) {
+            (Some(previous), true) => previous
+                .graph_json_pieces
+                .replace(std::sync::Mutex::default()),
+            _ => None,
+        };
+        compiled.graph_json_pieces = Some(pieces.unwrap_or_default());
         if compiled.diagnostics.has_errors() {
             let errors = compiled.diagnostics.clone().into_sorted();
             // Keep the previous build for the next attempt; forget the stamps of what changed
@@ -536,7 +628,7 @@ impl Session {
                 lists,
             })
         };
-        let sink = MemoryOutput::after(&self.output);
+        let sink = MemoryOutput::after(&self.output, self.spares.take());
         let written = crate::pages::write_pages(
             &compiled,
             &sink,
@@ -554,14 +646,18 @@ impl Session {
         let pages_rendered = selection
             .as_ref()
             .map_or(compiled.site.articles.len(), |c| c.articles.len());
-        let fresh = sink.into_files();
-        let Some(changed) = update_output(&mut self.output, &files, fresh) else {
+        let (fresh, unused) = sink.into_parts();
+        for (path, bytes) in unused {
+            self.spares.keep(path, bytes);
+        }
+        let Some(changed) = update_output(&mut self.output, &files, fresh, &mut self.spares) else {
             // A page the selection skipped that the last build did not have either: the
             // selection missed something, so render everything rather than guess.
             self.compiled = Some(compiled);
             self.theme_stamp = None;
             return self.rebuild();
         };
+        self.spares.prepare(&self.output);
         let mut warnings = compiled.diagnostics.clone();
         warnings.extend(written.diagnostics.into_sorted());
         self.compiled = Some(compiled);
@@ -583,6 +679,7 @@ fn update_output(
     output: &mut Files,
     files: &BTreeSet<String>,
     fresh: BTreeMap<String, Vec<u8>>,
+    spares: &mut Spares,
 ) -> Option<Vec<String>> {
     // `files` and the last output are both sorted: walked side by side, they give the paths
     // that are new and those that are gone without a lookup per file.
@@ -601,22 +698,28 @@ fn update_output(
     if new_paths.iter().any(|path| !fresh.contains_key(*path)) {
         return None;
     }
-    let rewritten: Vec<(String, Vec<u8>)> = fresh
-        .into_iter()
-        .filter(|(path, bytes)| {
-            files.contains(path) && output.get(path).is_none_or(|old| **old != bytes[..])
-        })
-        .collect();
+    let mut rewritten: Vec<(String, Vec<u8>)> = Vec::new();
+    for (path, bytes) in fresh {
+        if files.contains(&path) && output.get(&path).is_none_or(|old| **old != bytes[..]) {
+            rewritten.push((path, bytes));
+        } else {
+            spares.keep(path, bytes);
+        }
+    }
     if changed.is_empty() && rewritten.is_empty() {
         return Some(changed);
     }
     let output = std::sync::Arc::make_mut(output);
     for gone in &changed {
-        output.remove(gone);
+        if let Some(file) = output.remove(gone) {
+            spares.retire(gone.clone(), file);
+        }
     }
     for (path, bytes) in rewritten {
         changed.push(path.clone());
-        output.insert(path, std::sync::Arc::new(bytes));
+        if let Some(file) = output.insert(path.clone(), std::sync::Arc::new(bytes)) {
+            spares.retire(path, file);
+        }
     }
     changed.sort();
     Some(changed)
@@ -812,4 +915,54 @@ fn theme_stamp(root: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
         }
     }
     stamp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_file_is_written_into_the_buffer_kept_for_it_once_the_server_lets_it_go() {
+        let mut spares = Spares::default();
+        let file = std::sync::Arc::new(vec![7u8; LARGE]);
+        let sending = file.clone();
+        spares.retire("graph.json".into(), file);
+        assert!(spares.take().is_empty(), "the server still sends it");
+        drop(sending);
+        let ready = spares.take();
+        let at = ready["graph.json"].as_ptr();
+        let output = MemoryOutput::after(&Files::default(), ready);
+        output
+            .write_with("graph.json", &mut |out| out.write_all(b"{}"))
+            .unwrap();
+        let (files, unused) = output.into_parts();
+        assert_eq!(files["graph.json"], b"{}");
+        assert_eq!(
+            files["graph.json"].as_ptr(),
+            at,
+            "written into the kept buffer"
+        );
+        assert!(unused.is_empty());
+    }
+
+    #[test]
+    fn a_session_keeps_a_buffer_for_each_large_file_and_none_for_small_ones() {
+        let mut spares = Spares::default();
+        let output: Files = std::sync::Arc::new(BTreeMap::from([
+            (
+                "graph.json".to_string(),
+                std::sync::Arc::new(vec![0u8; LARGE]),
+            ),
+            (
+                "index.html".to_string(),
+                std::sync::Arc::new(vec![0u8; 100]),
+            ),
+        ]));
+        spares.prepare(&output);
+        let ready = spares.take();
+        assert_eq!(ready.keys().collect::<Vec<_>>(), ["graph.json"]);
+        assert!(ready["graph.json"].capacity() >= LARGE + LARGE / 8);
+        spares.keep("small.json".into(), Vec::with_capacity(100));
+        assert!(spares.take().is_empty());
+    }
 }
