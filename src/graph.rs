@@ -206,8 +206,9 @@ fn backlinks(site: &Site, linked: &[(Vec<Edge>, Vec<u32>)]) -> Vec<Vec<ArticleId
 }
 
 /// The titles wanted but not written, by page, from every article's edges and the places of
-/// its distinct targets in them: every (missing title, article linking to it) pair, sorted on
-/// all cores, then taken page by page. An article counts once for each spelling it uses.
+/// its distinct targets in them: each (spelling, article linking to it) pair gathered under its
+/// page, each page's pairs sorted on all cores. An article counts once for each spelling it
+/// uses.
 fn missing_titles(site: &Site, linked: &[(Vec<Edge>, Vec<u32>)]) -> BTreeMap<String, MissingTitle> {
     let mut wanted: rustc_hash::FxHashMap<&str, Vec<(&str, ArticleId)>> = Default::default();
     for (from, (edges, targets)) in linked.iter().enumerate() {

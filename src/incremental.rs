@@ -55,7 +55,8 @@ const LARGE: usize = 1 << 20;
 /// 10,000 articles, rewritten by every edit of a link), so that it is written into memory that
 /// is already the process's: memory asked for afresh costs the first write of each page (on
 /// this project's 2-core machine, about 30 ms for graph.json), and memory let go is soon given
-/// back to the system, so a file made in new room each time costs that on every edit.
+/// back to the system, so a file made in new room each time costs that on every edit. The
+/// price is one more buffer the size of each such file, held while the server runs.
 #[derive(Debug, Default)]
 struct Spares {
     /// Buffers ready to be written into.
