@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::config::toml_diagnostic;
 use crate::diagnostic::Diagnostic;
 use crate::slug;
-use crate::source::Source;
+use crate::source::{Entry, Source};
 
 /// A value with its byte range in the article file.
 pub type Spanned<T> = toml::Spanned<T>;
@@ -93,6 +93,13 @@ impl Article {
     /// The Markdown body.
     pub fn body(&self) -> &str {
         &self.text[self.body_start..]
+    }
+
+    /// Reads and parses one article file found by the walk.
+    pub fn read(entry: &Entry) -> Result<Article, Vec<Diagnostic>> {
+        crate::source::read(entry)
+            .map_err(|d| vec![d])
+            .and_then(Article::parse)
     }
 
     /// Parses one source file.

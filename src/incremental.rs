@@ -324,9 +324,7 @@ impl Session {
             if self.files.get(&key).is_some_and(|c| c.stamp == stamp) {
                 continue;
             }
-            let parsed = crate::source::read(&entry)
-                .map_err(|d| vec![d])
-                .and_then(Article::parse);
+            let parsed = Article::read(&entry);
             self.files.insert(key.clone(), CachedFile { stamp, parsed });
             changed.insert(key);
         }
@@ -358,9 +356,7 @@ impl Session {
                 Some(c) => c,
                 None => {
                     changed.insert(rel.clone());
-                    let parsed = crate::source::read(&entry)
-                        .map_err(|d| vec![d])
-                        .and_then(Article::parse);
+                    let parsed = Article::read(&entry);
                     CachedFile {
                         stamp: file_stamp,
                         parsed,

@@ -219,14 +219,8 @@ fn read_inputs<'a>(
     check_article_count(entries.len(), &config.book.src)?;
     timings.step("list sources");
     // Each file's front matter is parsed as soon as it is read, while its text is in the cache.
-    let parsed: Vec<Result<Article, Vec<Diagnostic>>> = entries
-        .par_iter()
-        .map(|entry| {
-            source::read(entry)
-                .map_err(|d| vec![d])
-                .and_then(Article::parse)
-        })
-        .collect();
+    let parsed: Vec<Result<Article, Vec<Diagnostic>>> =
+        entries.par_iter().map(Article::read).collect();
     let articles = collect_articles(parsed, &mut diagnostics);
     let markdown_bytes = articles.iter().map(|a| a.text.len()).sum::<usize>();
     timings.step("read sources and front matter");
