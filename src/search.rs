@@ -469,7 +469,30 @@ fn partition(term: &str) -> usize {
         [a, b, ..] if a.is_ascii() && b.is_ascii() => 2,
         _ => term.char_indices().nth(2).map_or(term.len(), |(at, _)| at),
     };
-    (hash_bytes(&term.as_bytes()[..key_len]) >> 40) as usize % PARTITIONS
+    let mut eight = [0; 8];
+    eight[..key_len].copy_from_slice(&term.as_bytes()[..key_len]);
+    partition_of_key(u64::from_le_bytes(eight))
+}
+
+/// The partition of a shard key given as one number: its (at most eight) bytes, then zeros.
+#[inline]
+fn partition_of_key(key: u64) -> usize {
+    const _: () = assert!(PARTITIONS.is_power_of_two());
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PARTITIONS.trailing_zeros())) as usize
+}
+
+impl TermKey {
+    /// The partition of the term whose key this is, `term`.
+    #[inline]
+    fn partition(self, term: &str) -> usize {
+        if self.is_exact() {
+            // The term's bytes are the key's low bytes: its shard key is the first two.
+            let key_bytes = if term.len() >= 2 { 0xffff } else { 0xff };
+            partition_of_key(self.0 & key_bytes)
+        } else {
+            partition(term)
+        }
+    }
 }
 
 /// One distinct term of an article.
@@ -479,6 +502,8 @@ struct DocTerm {
     /// Where the term is in [`DocTerms::text`].
     start: u32,
     len: u32,
+    /// Its partition.
+    partition: u8,
     /// Where it stands (flags), and how often.
     flags: u8,
     count: u32,
@@ -540,6 +565,7 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
                         key,
                         start: text.len() as u32,
                         len: term.len() as u32,
+                        partition: key.partition(term) as u8,
                         flags: flag,
                         count: 1,
                         first_use: at,
@@ -560,22 +586,19 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
     add(body.text.trim(), Part::Body);
     add(&article.description, Part::Description);
     // Group by partition (a counting sort: the order within a partition is the order of use).
-    let partitions: Vec<u8> = terms
-        .iter()
-        .map(|t| partition(&text[t.start as usize..(t.start + t.len) as usize]) as u8)
-        .collect();
     let mut starts = vec![0u32; PARTITIONS + 1];
-    for &p in &partitions {
-        starts[p as usize + 1] += 1;
+    for term in terms.iter() {
+        starts[term.partition as usize + 1] += 1;
     }
     for p in 0..PARTITIONS {
         starts[p + 1] += starts[p];
     }
     let mut next = starts.clone();
     let mut grouped = terms.clone();
-    for (term, &p) in terms.iter().zip(&partitions) {
-        grouped[next[p as usize] as usize] = *term;
-        next[p as usize] += 1;
+    for term in terms.iter() {
+        let at = &mut next[term.partition as usize];
+        grouped[*at as usize] = *term;
+        *at += 1;
     }
     DocTerms {
         text: text.clone(),
@@ -1514,6 +1537,7 @@ mod tests {
             assert_eq!(fast, reference, "{text:?}");
             for_each_keyed_term(text, |t, key, _| {
                 assert!(key == TermKey::of(t), "{t:?} in {text:?}");
+                assert_eq!(key.partition(t), partition(t), "{t:?} in {text:?}");
             });
         }
     }
