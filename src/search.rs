@@ -469,6 +469,7 @@ fn partition(term: &str) -> usize {
         [a, b, ..] if a.is_ascii() && b.is_ascii() => 2,
         _ => term.char_indices().nth(2).map_or(term.len(), |(at, _)| at),
     };
+    // Two characters take at most eight bytes.
     let mut eight = [0; 8];
     eight[..key_len].copy_from_slice(&term.as_bytes()[..key_len]);
     partition_of_key(u64::from_le_bytes(eight))
