@@ -238,14 +238,22 @@ fn read_mixed(
     let mut end = text.len();
     for (offset, c) in text[from..].char_indices() {
         let at = from + offset;
-        let known = two_byte.fold(c);
-        let is_word_char = if c.is_ascii() {
+        if c.is_ascii() {
+            // An ASCII letter or digit (as most characters of most runs are) goes into the
+            // word as it is, lower-cased; an ASCII separator ends the run.
             if BYTE_CLASS[c as usize] == SEPARATOR {
                 end = at;
                 break;
             }
-            true
-        } else if let Some((is_word, _)) = known {
+            if word.is_empty() {
+                word_start = at;
+            }
+            previous_cjk = None;
+            word.push(c.to_ascii_lowercase());
+            continue;
+        }
+        let known = two_byte.fold(c);
+        let is_word_char = if let Some((is_word, _)) = known {
             is_word
         } else {
             c.is_alphanumeric() || is_combining_mark(c)
@@ -256,7 +264,7 @@ fn read_mixed(
                 word.clear();
             }
             previous_cjk = None;
-        } else if known.is_none() && !c.is_ascii() && is_cjk(c) {
+        } else if known.is_none() && is_cjk(c) {
             if !word.is_empty() {
                 f(word, word_start);
                 word.clear();
