@@ -510,11 +510,7 @@ impl Session {
         files.extend(search.files());
         let mut warnings = compiled.diagnostics.clone();
         warnings.extend(written.diagnostics.into_sorted());
-        let (fresh, unused) = sink.into_parts();
-        for (path, bytes) in unused {
-            self.spares.keep(path, bytes);
-        }
-        let Some(changed) = update_output(&mut self.output, &files, fresh, &mut self.spares) else {
+        let Some(changed) = update_output(&mut self.output, &files, sink, &mut self.spares) else {
             // A page the selection skipped that the last build did not have either: render
             // everything rather than guess.
             self.theme_stamp = None;
@@ -643,11 +639,7 @@ impl Session {
         let pages_rendered = selection
             .as_ref()
             .map_or(compiled.site.articles.len(), |c| c.articles.len());
-        let (fresh, unused) = sink.into_parts();
-        for (path, bytes) in unused {
-            self.spares.keep(path, bytes);
-        }
-        let Some(changed) = update_output(&mut self.output, &files, fresh, &mut self.spares) else {
+        let Some(changed) = update_output(&mut self.output, &files, sink, &mut self.spares) else {
             // A page the selection skipped that the last build did not have either: the
             // selection missed something, so render everything rather than guess.
             self.compiled = Some(compiled);
@@ -669,15 +661,20 @@ impl Session {
     }
 }
 
-/// Makes `output` the site's files: those rendered now (`fresh`), and for the rest of `files`
-/// the last build's. Returns the paths that changed, appeared or went, or `None` (with
-/// `output` as it was) if a file is in neither.
+/// Makes `output` the site's files: those rendered now (into `written`), and for the rest of
+/// `files` the last build's. Returns the paths that changed, appeared or went, or `None` (with
+/// `output` as it was) if a file is in neither. The buffers of large files not rewritten go
+/// to `spares`.
 fn update_output(
     output: &mut Files,
     files: &BTreeSet<String>,
-    fresh: BTreeMap<String, Vec<u8>>,
+    written: MemoryOutput,
     spares: &mut Spares,
 ) -> Option<Vec<String>> {
+    let (fresh, unused) = written.into_parts();
+    for (path, bytes) in unused {
+        spares.keep(path, bytes);
+    }
     // `files` and the last output are both sorted: walked side by side, they give the paths
     // that are new and those that are gone without a lookup per file.
     let mut new_paths = Vec::new();
