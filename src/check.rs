@@ -12,14 +12,18 @@ use crate::slug;
 use crate::{CompiledSite, Error};
 
 /// Links whose `#Section` names no heading of their target.
-pub fn broken_anchors(site: &Site, bodies: &[RenderedBody], severity: Severity) -> Vec<Diagnostic> {
+pub fn broken_anchors(
+    site: &Site,
+    bodies: &[RenderedBody],
+    severity: Severity,
+) -> Result<Vec<Diagnostic>, Error> {
     let mut out = Vec::new();
     for (from, body) in bodies.iter().enumerate() {
         for link in &body.links {
             let (Target::Article(to), Some(anchor)) = (&link.target, &link.anchor) else {
                 continue;
             };
-            if anchor.is_empty() || has_section(&bodies[*to], anchor) {
+            if anchor.is_empty() || has_section(&bodies[*to], anchor)? {
                 continue;
             }
             let a = &site.articles[from];
@@ -36,18 +40,20 @@ pub fn broken_anchors(site: &Site, bodies: &[RenderedBody], severity: Severity) 
             ));
         }
     }
-    out
+    Ok(out)
 }
 
 /// Whether `anchor` names a heading of `body`: by id, by slug or by text.
-fn has_section(body: &RenderedBody, anchor: &str) -> bool {
+fn has_section(body: &RenderedBody, anchor: &str) -> Result<bool, Error> {
     let id = slug::heading_id(anchor);
-    body.headings
+    let heading = body
+        .headings
         .iter()
-        .any(|h| h.id == anchor || h.id == id || h.text.trim().eq_ignore_ascii_case(anchor.trim()))
+        .any(|h| h.id == anchor || h.id == id || h.text.trim().eq_ignore_ascii_case(anchor.trim()));
+    Ok(heading
         || body
-            .html()
-            .contains(&format!("id=\"{}\"", crate::html::escape(anchor)))
+            .html()?
+            .contains(&format!("id=\"{}\"", crate::html::escape(anchor))))
 }
 
 /// In strict mode, every link to a missing or ambiguous title is an error.

@@ -431,13 +431,17 @@ impl Session {
                 compiled.graph.relink(&compiled.site, &compiled.bodies, *id);
             }
         }
-        let diagnostics = crate::check_links(
+        let checked = crate::check_links(
             &compiled.source_diagnostics,
             &compiled.site,
             &compiled.bodies,
             compiled.strict,
-        );
-        if diagnostics.has_errors() {
+        )
+        .and_then(|d| match d.has_errors() {
+            true => Err(Error::Content(d.into_sorted())),
+            false => Ok(d),
+        });
+        if let Err(error) = checked {
             // Put the last build back; the changed files are read again next time.
             for (id, article, body) in old {
                 compiled.site.articles[id] = article;
@@ -449,9 +453,9 @@ impl Session {
             for rel in &scan.changed {
                 self.files.remove(rel);
             }
-            return Err(Error::Content(diagnostics.into_sorted()));
+            return Err(error);
         }
-        compiled.diagnostics = diagnostics;
+        compiled.diagnostics = checked?;
         let listings = old
             .iter()
             .any(|(id, article, _)| listing(&compiled.site.articles[*id]) != listing(article));
@@ -573,13 +577,14 @@ impl Session {
             diagnostics,
             strict_flag: false,
             index_search: false,
-            pack_html: false,
+            markdown_bytes: 0,
+            scratch: None,
         };
         let mut compiled = crate::link(inputs, Timings::start(), |site, id| {
             old_bodies
                 .get(site.articles[id].rel_path.as_str())
                 .map(|b| (*b).clone())
-        });
+        })?;
         let bodies_rendered = compiled.bodies.len() - old_bodies.len();
         drop(old_bodies);
         // Edits that follow draw graph.json again only where they touch it. While the

@@ -30,6 +30,7 @@ pub mod markdown;
 pub mod output;
 pub mod pages;
 pub mod render;
+pub mod scratch;
 pub mod search;
 pub mod serve;
 pub mod site;
@@ -183,9 +184,9 @@ pub struct CompiledSite {
     /// The search index, made with the bodies if [`LinkInputs::index_search`] asked for it
     /// (the bodies' texts are then gone).
     pub search: Option<search::Streamed>,
-    /// Whether the bodies' HTML is kept packed ([`LinkInputs::pack_html`]): a large site,
-    /// which spares memory before time.
-    pub packed: bool,
+    /// Whether the bodies' HTML waits in a scratch file ([`LinkInputs::scratch`]): a large
+    /// site, which spares memory before time.
+    pub stored: bool,
 }
 
 /// Reads and links a whole site (steps 1 to 5).
@@ -202,7 +203,7 @@ pub fn compile_observed(
     mut timings: Timings,
 ) -> Result<CompiledSite, Error> {
     let inputs = read_inputs(root, strict_flag, index_search, &mut timings)?;
-    Ok(link(inputs, timings, |_, _| None))
+    link(inputs, timings, |_, _| None)
 }
 
 /// Steps 1 and 2: the configuration, the theme and every article, read and parsed.
@@ -232,7 +233,8 @@ fn read_inputs<'a>(
         diagnostics,
         strict_flag,
         index_search,
-        pack_html: index_search && markdown_bytes > PACK_HTML_ABOVE,
+        markdown_bytes,
+        scratch: None,
     })
 }
 
@@ -261,16 +263,19 @@ pub struct LinkInputs<'a> {
     /// Make the search index while the bodies are rendered, letting each body's text go once
     /// it is indexed (a build; `folio serve` keeps the texts for its live index).
     pub index_search: bool,
-    /// Keep the bodies' HTML packed (see [`RenderedBody::pack_html`]): for sites whose
-    /// Markdown is larger than [`PACK_HTML_ABOVE`].
-    pub pack_html: bool,
+    /// The size of the articles' files.
+    pub markdown_bytes: usize,
+    /// Where to put each body's HTML (and search text entry) until its page is written, if
+    /// anywhere (see [`scratch`]): a build gives one for sites whose Markdown is larger than
+    /// [`SPILL_HTML_ABOVE`].
+    pub scratch: Option<std::sync::Arc<scratch::Scratch>>,
 }
 
-/// The size of a site's Markdown above which a build keeps its bodies' HTML packed until the
-/// pages are written: at about 30,000 articles of the size of the benchmark's, the room saved
-/// (about half of the HTML) is worth the time (about 2 ms a megabyte on this project's
-/// machine).
-pub const PACK_HTML_ABOVE: usize = 256 << 20;
+/// The size of a site's Markdown above which a build puts its bodies' HTML into a scratch file
+/// until the pages are written: at about 30,000 articles of the size of the benchmark's, the
+/// memory spared (the HTML is about twice the Markdown) is worth the time (a write and a read
+/// of the HTML, about 0.4 ms a megabyte on this project's machine).
+pub const SPILL_HTML_ABOVE: usize = 256 << 20;
 
 /// Steps 3 to 5 on parsed articles: index titles, render bodies (or take them from `reuse`,
 /// which `folio serve` fills with the bodies of articles that did not change), link and check.
@@ -278,7 +283,7 @@ pub fn link(
     inputs: LinkInputs<'_>,
     mut timings: Timings,
     reuse: impl Fn(&Site, ArticleId) -> Option<RenderedBody> + Sync,
-) -> CompiledSite {
+) -> Result<CompiledSite, Error> {
     let strict = inputs.strict_flag || inputs.config.build.strict;
     let mut source_diagnostics = inputs.diagnostics;
     let (mut site, site_diagnostics) = Site::new(inputs.config, inputs.articles);
@@ -300,7 +305,7 @@ pub fn link(
     // is held at a time.
     let mut search = inputs
         .index_search
-        .then(|| search::Streamed::new(inputs.pack_html));
+        .then(|| search::Streamed::new(inputs.scratch.clone()));
     let batch = match search {
         Some(_) => search::Streamed::BATCH,
         None => sources.len().max(1),
@@ -317,23 +322,26 @@ pub fn link(
                 let id = first + i;
                 let mut body = reuse(&site, id)
                     .unwrap_or_else(|| render_body(&site, &inputs.theme, id, &source, severity));
-                // Packed as soon as it is made, while its HTML is still in the cache.
-                if inputs.pack_html {
-                    body.pack_html();
+                // Stored as soon as it is made, while its HTML is still in the cache; the home
+                // page's stays (the index page shows it too).
+                if let Some(scratch) = &inputs.scratch
+                    && site.articles[id].page_path != "index"
+                {
+                    body.store_html(scratch)?;
                 }
-                body
+                Ok(body)
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
         if let Some(search) = &mut search {
-            search.add(&site, first, &mut rendered);
+            search.add(&site, first, &mut rendered)?;
         }
         bodies.append(&mut rendered);
     }
     timings.step("render Markdown");
     let graph = LinkGraph::build(&site, &bodies);
-    let diagnostics = check_links(&source_diagnostics, &site, &bodies, strict);
+    let diagnostics = check_links(&source_diagnostics, &site, &bodies, strict)?;
     timings.step("link graph and checks");
-    CompiledSite {
+    Ok(CompiledSite {
         site,
         theme: inputs.theme,
         bodies,
@@ -345,8 +353,8 @@ pub fn link(
         timings,
         graph_json_pieces: None,
         search,
-        packed: inputs.pack_html,
-    }
+        stored: inputs.scratch.is_some(),
+    })
 }
 
 /// Broken links are warnings, or errors in strict mode.
@@ -365,16 +373,16 @@ pub(crate) fn check_links(
     site: &Site,
     bodies: &[RenderedBody],
     strict: bool,
-) -> Diagnostics {
+) -> Result<Diagnostics, Error> {
     let mut diagnostics = source_diagnostics.clone();
     for body in bodies {
         diagnostics.extend(body.diagnostics.iter().cloned());
     }
-    diagnostics.extend(check::broken_anchors(site, bodies, severity(strict)));
+    diagnostics.extend(check::broken_anchors(site, bodies, severity(strict))?);
     if strict {
         diagnostics.extend(check::missing_links(site, bodies));
     }
-    diagnostics
+    Ok(diagnostics)
 }
 
 /// Told the name of each step as it finishes (the command line shows progress with it).
@@ -489,25 +497,8 @@ pub(crate) fn render_body(
     body
 }
 
-/// Builds the site at `options.root` into its output folder.
-pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
-    build_observed(options, None)
-}
-
-/// [`build`], telling `progress` of each step as it finishes.
-pub fn build_observed(
-    options: &BuildOptions,
-    progress: Option<Progress>,
-) -> Result<BuildReport, Error> {
-    let started = Instant::now();
-    let mut compiled = compile_observed(
-        &options.root,
-        options.strict,
-        true,
-        Timings::observed(progress),
-    )?;
-    compiled.timings.step("(between steps)");
-    let config = &compiled.site.config;
+/// The output folder of a build, checked not to hold or be any of the site's sources.
+fn checked_dest(options: &BuildOptions, config: &Config) -> Result<PathBuf, Error> {
     let dest = options
         .dest_dir
         .clone()
@@ -520,7 +511,30 @@ pub fn build_observed(
             .chain([options.root.join(&config.book.src)])
             .collect(),
     };
-    let dest = output::check_dest(&dest, &sources)?;
+    output::check_dest(&dest, &sources)
+}
+
+/// Builds the site at `options.root` into its output folder.
+pub fn build(options: &BuildOptions) -> Result<BuildReport, Error> {
+    build_observed(options, None)
+}
+
+/// [`build`], telling `progress` of each step as it finishes.
+pub fn build_observed(
+    options: &BuildOptions,
+    progress: Option<Progress>,
+) -> Result<BuildReport, Error> {
+    let started = Instant::now();
+    let mut timings = Timings::observed(progress);
+    let mut inputs = read_inputs(&options.root, options.strict, true, &mut timings)?;
+    let dest = checked_dest(options, &inputs.config)?;
+    if inputs.markdown_bytes > SPILL_HTML_ABOVE {
+        // Beside the output, where its staging folder goes: room the user chose for the site.
+        let beside = dest.parent().unwrap_or(Path::new("."));
+        inputs.scratch = Some(scratch::Scratch::new_in(beside)?);
+    }
+    let mut compiled = link(inputs, timings, |_, _| None)?;
+    compiled.timings.step("(between steps)");
     if compiled.diagnostics.has_errors() {
         return Err(Error::Content(compiled.diagnostics.into_sorted()));
     }
@@ -573,23 +587,45 @@ pub fn build_observed(
 mod tests {
     use super::*;
 
-    /// A large site's build keeps its bodies' HTML packed: the site it writes is the same.
+    /// A large site's build keeps its bodies' HTML in a scratch file: the site it writes is
+    /// the same.
     #[test]
-    fn packed_html_changes_nothing_in_the_output() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let build = |pack_html: bool| {
+    fn stored_html_changes_nothing_in_the_output() {
+        let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for site in [
+            "",
+            "tests/fixtures/core/basic",
+            "tests/fixtures/links/wikilinks",
+        ] {
+            stored_html_changes_nothing_in(&repository.join(site));
+        }
+    }
+
+    fn stored_html_changes_nothing_in(root: &Path) {
+        let dir = tempfile::tempdir().unwrap();
+        let build = |store: bool| {
             let mut timings = Timings::start();
             let mut inputs = read_inputs(root, false, true, &mut timings).unwrap();
-            inputs.pack_html = pack_html;
-            let mut compiled = link(inputs, timings, |_, _| None);
-            let packed = compiled.bodies.iter().filter(|b| b.html.is_empty()).count();
-            assert_eq!(packed == compiled.bodies.len(), pack_html);
+            if store {
+                inputs.scratch = Some(scratch::Scratch::new_in(dir.path()).unwrap());
+            }
+            let mut compiled = link(inputs, timings, |_, _| None).unwrap();
+            // Every body but the home page's.
+            let stored = compiled.bodies.iter().filter(|b| b.stored_html.is_some());
+            let pages = compiled.site.articles.iter();
+            let not_home = pages.filter(|a| a.page_path != "index").count();
+            assert_eq!(stored.count(), if store { not_home } else { 0 });
+            let warnings = compiled.diagnostics.clone().into_sorted();
             let output = incremental::MemoryOutput::default();
             pages::write_site(&mut compiled, &output, &mut Timings::start()).unwrap();
-            output.into_files()
+            (output.into_files(), warnings)
         };
-        let (packed, plain) = (build(true), build(false));
-        assert!(plain.len() > 10);
-        assert!(packed == plain, "packing the HTML changed the output");
+        let (stored, held) = (build(true), build(false));
+        assert!(held.0.len() > 10);
+        assert!(
+            stored == held,
+            "storing the HTML changed {}",
+            root.display()
+        );
     }
 }

@@ -155,34 +155,34 @@ pub struct RenderedBody {
     pub text: String,
     /// Whether a code block was highlighted (the page then needs `highlight.css`).
     pub has_highlighted_code: bool,
-    /// `html` packed (LZ4), for a site too large to hold every body's HTML as it is; `html`
-    /// is then empty (see [`RenderedBody::pack_html`]).
-    pub packed_html: Vec<u8>,
+    /// `html` put into the build's scratch file, for a site too large to hold every body's
+    /// HTML; `html` is then empty (see [`RenderedBody::store_html`]).
+    pub stored_html: Option<crate::scratch::Stored>,
 }
 
 impl RenderedBody {
-    /// The body's HTML, unpacked if it was packed.
-    pub fn html(&self) -> std::borrow::Cow<'_, str> {
-        if self.packed_html.is_empty() {
-            return std::borrow::Cow::Borrowed(&self.html);
-        }
-        // (The packed bytes were made from a `String` in this process.)
-        let bytes = lz4_flex::decompress_size_prepended(&self.packed_html).unwrap_or_default();
-        std::borrow::Cow::Owned(String::from_utf8(bytes).unwrap_or_default())
-    }
-
-    /// Packs the HTML: about half the room, for a moment's work each time it is read.
-    pub fn pack_html(&mut self) {
-        if !self.html.is_empty() {
-            self.packed_html = lz4_flex::compress_prepend_size(self.html.as_bytes());
-            self.html = String::new();
+    /// The body's HTML, read back if it was stored.
+    pub fn html(&self) -> Result<std::borrow::Cow<'_, str>, crate::Error> {
+        match &self.stored_html {
+            Some(stored) => stored.get().map(std::borrow::Cow::Owned),
+            None => Ok(std::borrow::Cow::Borrowed(&self.html)),
         }
     }
 
-    /// Lets the HTML go, packed or not.
+    /// Moves the HTML into `scratch` until it is asked for.
+    pub fn store_html(
+        &mut self,
+        scratch: &std::sync::Arc<crate::scratch::Scratch>,
+    ) -> Result<(), crate::Error> {
+        self.stored_html = Some(scratch.put(&self.html)?);
+        self.html = String::new();
+        Ok(())
+    }
+
+    /// Lets the HTML go, stored or not.
     pub fn drop_html(&mut self) {
         self.html = String::new();
-        self.packed_html = Vec::new();
+        self.stored_html = None;
     }
 }
 

@@ -194,9 +194,9 @@ impl Written {
 }
 
 /// Room for the list entries that a site's pages share: none for a large site (whose bodies
-/// are kept packed), where they would take 50 MB at 100,000 articles.
+/// wait in a scratch file), where they would take 50 MB at 100,000 articles.
 fn root_links(compiled: &CompiledSite) -> RootLinks {
-    let shared = if compiled.packed {
+    let shared = if compiled.stored {
         0
     } else {
         compiled.site.articles.len()
@@ -232,7 +232,10 @@ fn article_pages(
             Selection::Only(changes) => changes.articles.contains(id),
         })
         .map(|id| {
-            let html = renderer.article(id).map_err(PageError::Render)?;
+            let body_html = compiled.bodies[id].html().map_err(PageError::Io)?;
+            let html = renderer
+                .article(id, &body_html)
+                .map_err(PageError::Render)?;
             let path = format!("{}.html", compiled.site.articles[id].page_path);
             staging.write(&path, &html).map_err(PageError::Io)
         })
@@ -474,9 +477,10 @@ fn index_page(r: &Renderer<'_>, selection: Selection<'_>) -> Page {
         .articles
         .iter()
         .position(|a| a.page_path == "index")
-        .map(|id| r.bodies[id].html());
+        // (Held, never stored: see `crate::link`.)
+        .map(|id| r.bodies[id].html.as_str());
     let view = IndexView {
-        intro_html: intro.as_deref().unwrap_or_default(),
+        intro_html: intro.unwrap_or_default(),
         letters,
         categories: categories(r)
             .iter()

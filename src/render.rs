@@ -165,8 +165,8 @@ impl<'a> Renderer<'a> {
         self.theme.render(template, &context)
     }
 
-    /// An article's page, as the bytes of its file.
-    pub fn article(&self, id: ArticleId) -> Result<Vec<u8>, Diagnostic> {
+    /// An article's page, as the bytes of its file, around its body's HTML.
+    pub fn article(&self, id: ArticleId, body_html: &str) -> Result<Vec<u8>, Diagnostic> {
         let article = &self.site.articles[id];
         let body = &self.bodies[id];
         let see_also_id = body
@@ -183,7 +183,7 @@ impl<'a> Renderer<'a> {
             description: &article.description,
             infobox_html: &body.infobox_html,
             toc: toc(&body.headings),
-            body_html: &body.html(),
+            body_html,
             see_also: body
                 .see_also
                 .iter()

@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use unicode_normalization::char::is_combining_mark;
@@ -24,6 +25,7 @@ use crate::Error;
 use crate::article::Article;
 use crate::markdown::RenderedBody;
 use crate::pages::Sink;
+use crate::scratch::Stored;
 use crate::site::{ArticleId, Site};
 
 /// Articles per text shard.
@@ -1059,7 +1061,7 @@ fn write_all(
     ids: &[ArticleId],
     partitions: &[Partition],
     out: &Counter<'_>,
-    item: impl Fn(usize, ArticleId, &[RareUse<'_>]) -> String + Sync,
+    item: impl Fn(usize, ArticleId, &[RareUse<'_>]) -> Result<String, Error> + Sync,
 ) -> Result<Vec<String>, Error> {
     use rayon::prelude::*;
     let finished: Vec<Finished> = partitions
@@ -1091,7 +1093,7 @@ fn write_all(
                     let to = rare.partition_point(|r| (r.0 as usize) <= number);
                     item(number, id, &rare[from..to])
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
             out.write(&format!("search/d-{n}.js"), &text_file(n, &items))
         })?;
     Ok(keys)
@@ -1120,18 +1122,18 @@ impl Counter<'_> {
 /// and the rare terms' contexts stay until the files are written.
 pub struct Streamed {
     partitions: Vec<Partition>,
-    /// Each indexed article's text shard entry start, by number; LZ4-packed when `packed`.
-    entries: Vec<Box<[u8]>>,
-    /// Whether the entries are packed until they are written (a large site, where they are
-    /// the second largest part of the index).
-    packed: bool,
+    /// Each indexed article's text shard entry start, by number.
+    entries: Vec<TextEntry>,
+    /// Where the entries wait until they are written, if anywhere (a large site, where they
+    /// are the second largest part of the index).
+    scratch: Option<Arc<crate::scratch::Scratch>>,
     /// The indexed articles, by number.
     ids: Vec<ArticleId>,
 }
 
 impl Default for Streamed {
     fn default() -> Self {
-        Streamed::new(false)
+        Streamed::new(None)
     }
 }
 
@@ -1139,19 +1141,24 @@ impl Streamed {
     /// How many bodies to render before their texts are indexed and let go.
     pub const BATCH: usize = BATCH;
 
-    /// An empty index; with `packed`, the text shard entries are kept LZ4-packed.
-    pub fn new(packed: bool) -> Streamed {
+    /// An empty index, which puts its text shard entries into `scratch` if given one.
+    pub fn new(scratch: Option<Arc<crate::scratch::Scratch>>) -> Streamed {
         Streamed {
             partitions: empty_partitions(),
             entries: Vec::new(),
-            packed,
+            scratch,
             ids: Vec::new(),
         }
     }
 
     /// Indexes the next articles, `first` and those after it whose `bodies` these are (the
     /// home page aside), then empties the bodies' texts.
-    pub fn add(&mut self, site: &Site, first: ArticleId, bodies: &mut [RenderedBody]) {
+    pub fn add(
+        &mut self,
+        site: &Site,
+        first: ArticleId,
+        bodies: &mut [RenderedBody],
+    ) -> Result<(), Error> {
         use rayon::prelude::*;
         let batch: Vec<ArticleId> = (first..first + bodies.len())
             .filter(|&id| site.articles[id].page_path != "index")
@@ -1159,30 +1166,31 @@ impl Streamed {
         let body = |id: ArticleId| &bodies[id - first];
         let number = self.ids.len() as u32;
         merge_batch(&mut self.partitions, site, &batch, body, number, true);
-        let packed = self.packed;
-        let entries: Vec<Box<[u8]>> = batch
+        let scratch = &self.scratch;
+        let entries: Vec<TextEntry> = batch
             .par_iter()
             .map(|&id| {
                 let entry = text_entry(site, body(id), id);
-                if packed {
-                    lz4_flex::compress_prepend_size(entry.as_bytes()).into()
-                } else {
-                    entry.into_bytes().into()
+                match scratch {
+                    Some(scratch) => scratch.put(&entry).map(TextEntry::Stored),
+                    None => Ok(TextEntry::Held(entry.into_boxed_str())),
                 }
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         self.entries.extend(entries);
         self.ids.extend(batch);
         for body in bodies {
             body.text = String::new();
         }
+        Ok(())
     }
 
     /// The index of `bodies`, whose texts it empties.
     pub fn of(site: &Site, bodies: &mut [RenderedBody]) -> Streamed {
-        let mut index = Streamed::new(false);
+        let mut index = Streamed::new(None);
         for (n, batch) in bodies.chunks_mut(BATCH).enumerate() {
-            index.add(site, n * BATCH, batch);
+            // (Held, not stored: nothing to fail.)
+            let _ = index.add(site, n * BATCH, batch);
         }
         index
     }
@@ -1191,20 +1199,24 @@ impl Streamed {
     pub fn write(self, site: &Site, sink: &dyn Sink) -> Result<Written, Error> {
         let out = counter(sink);
         write_all(site, &self.ids, &self.partitions, &out, |n, _, rare| {
-            text_item(&self.entry(n), "", rare.iter().map(|r| (r.1, r.2)))
+            let entry = self.entries[n].text()?;
+            Ok(text_item(&entry, "", rare.iter().map(|r| (r.1, r.2))))
         })?;
         Ok(out.written())
     }
+}
 
-    /// Article `n`'s text shard entry start.
-    fn entry(&self, n: usize) -> Cow<'_, str> {
-        let bytes = &self.entries[n];
-        if self.packed {
-            let unpacked = lz4_flex::decompress_size_prepended(bytes).unwrap_or_default();
-            Cow::Owned(String::from_utf8(unpacked).unwrap_or_default())
-        } else {
-            // (Made from a `String`: the check passes, and is quicker than a lossy reading.)
-            Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default())
+/// An article's text shard entry start, until it is written.
+enum TextEntry {
+    Held(Box<str>),
+    Stored(Stored),
+}
+
+impl TextEntry {
+    fn text(&self) -> Result<Cow<'_, str>, Error> {
+        match self {
+            TextEntry::Held(text) => Ok(Cow::Borrowed(text)),
+            TextEntry::Stored(stored) => stored.get().map(Cow::Owned),
         }
     }
 }
@@ -1241,7 +1253,7 @@ impl LiveIndex {
         let ids = indexed(site);
         let partitions = postings(site, bodies, &ids);
         let keys = write_all(site, &ids, &partitions, &out, |_, id, rare| {
-            live_item(site, bodies, id, rare)
+            Ok(live_item(site, bodies, id, rare))
         })?;
         let live = LiveIndex {
             partitions,
