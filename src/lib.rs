@@ -184,9 +184,6 @@ pub struct CompiledSite {
     /// The search index, made with the bodies if [`LinkInputs::index_search`] asked for it
     /// (the bodies' texts are then gone).
     pub search: Option<search::Streamed>,
-    /// Whether the bodies' HTML waits in a scratch file ([`LinkInputs::scratch`]): a large
-    /// site, which spares memory before time.
-    pub stored: bool,
 }
 
 /// Reads and links a whole site (steps 1 to 5).
@@ -353,7 +350,6 @@ pub fn link(
         timings,
         graph_json_pieces: None,
         search,
-        stored: inputs.scratch.is_some(),
     })
 }
 

@@ -193,15 +193,9 @@ impl Written {
     }
 }
 
-/// Room for the list entries that a site's pages share: none for a large site (whose bodies
-/// wait in a scratch file), where they would take 50 MB at 100,000 articles.
+/// Room for the list entries that a site's pages share (50 MB at 100,000 articles).
 fn root_links(compiled: &CompiledSite) -> RootLinks {
-    let shared = if compiled.stored {
-        0
-    } else {
-        compiled.site.articles.len()
-    };
-    RootLinks::new(shared)
+    RootLinks::new(compiled.site.articles.len())
 }
 
 fn renderer<'a>(compiled: &'a CompiledSite, root_links: &'a RootLinks) -> Renderer<'a> {
