@@ -80,11 +80,20 @@ impl Diagnostic {
 
     /// An error about a whole file (reported at 1:1).
     pub fn error_in_file(path: &Path, message: impl Into<String>) -> Self {
+        Self::in_file(path, Severity::Error, message)
+    }
+
+    /// A warning about a whole file (reported at 1:1).
+    pub fn warning_in_file(path: &Path, message: impl Into<String>) -> Self {
+        Self::in_file(path, Severity::Warning, message)
+    }
+
+    fn in_file(path: &Path, severity: Severity, message: impl Into<String>) -> Self {
         Self {
             path: path.to_path_buf(),
             line: 1,
             col: 1,
-            severity: Severity::Error,
+            severity,
             message: message.into(),
         }
     }

@@ -322,6 +322,8 @@ fn generated_files(
     graph?;
     let staging: &dyn Sink = &recorder;
     write_host_files(compiled, staging)?;
+    let generated = recorder.files.lock().map(|f| f.clone()).unwrap_or_default();
+    diagnostics.extend(replaced_by_static(compiled, &generated, &files));
     write_static(compiled, staging)?;
     if compiled.bodies.iter().any(|b| b.has_highlighted_code) {
         staging.write(
@@ -1015,6 +1017,33 @@ fn sitemap(compiled: &CompiledSite, url: &str) -> String {
     }
     xml.push_str("</urlset>\n");
     xml
+}
+
+/// A warning for each of the site's static files that stands where a generated file goes (in
+/// `generated` or `pages`): it replaces that file, which may be what the author wants (a
+/// hand-written page), but must not happen unseen.
+fn replaced_by_static(
+    compiled: &CompiledSite,
+    generated: &std::collections::BTreeSet<String>,
+    pages: &std::collections::BTreeSet<String>,
+) -> Vec<Diagnostic> {
+    compiled
+        .theme
+        .static_files
+        .iter()
+        .filter(|(path, file)| {
+            matches!(file, crate::theme::StaticFile::Site(_))
+                && (generated.contains(*path) || pages.contains(*path))
+        })
+        .map(|(path, _)| {
+            Diagnostic::warning_in_file(
+                &std::path::Path::new("static").join(path),
+                format!(
+                    "replaces `{path}`, which the build makes; give it another name to keep both"
+                ),
+            )
+        })
+        .collect()
 }
 
 fn write_static(compiled: &CompiledSite, staging: &dyn Sink) -> Result<(), Error> {
