@@ -184,6 +184,14 @@ pub fn build_in_memory(root: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> 
     Ok(output.into_files())
 }
 
+/// A source's key in [`Session::files`]: its path under the content folder, `/`-separated.
+fn source_key(rel: &Path) -> std::borrow::Cow<'_, str> {
+    match rel.to_string_lossy() {
+        rel if rel.contains('\\') => rel.replace('\\', "/").into(),
+        rel => rel,
+    }
+}
+
 struct CachedFile {
     stamp: (SystemTime, u64),
     parsed: Result<Article, Vec<Diagnostic>>,
@@ -292,7 +300,7 @@ impl Session {
         let mut entries = BTreeMap::new();
         for path in paths {
             let rel = path.strip_prefix(&src).ok()?;
-            let key = rel.to_string_lossy().replace('\\', "/");
+            let key = source_key(rel).into_owned();
             let metadata = std::fs::symlink_metadata(path);
             if !self.files.contains_key(&key) {
                 match metadata {
@@ -344,29 +352,58 @@ impl Session {
         let config = crate::config::Config::load(&self.root)?;
         let src = self.root.join(&config.book.src);
         let (entries, diagnostics) = crate::source::list(&src, &config.book.src)?;
+        // Every file's time and size, asked on every core: most of the look at every file.
+        let stamps: Vec<(SystemTime, u64)> = {
+            use rayon::prelude::*;
+            entries
+                .par_iter()
+                .map(|entry| {
+                    std::fs::metadata(&entry.abs)
+                        .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+                        .unwrap_or((SystemTime::UNIX_EPOCH, 0))
+                })
+                .collect()
+        };
+        // The files known before are updated in place; new ones are added after the files
+        // gone are found (only when fewer known files were listed than there were).
         let mut changed = BTreeSet::new();
-        let mut files = BTreeMap::new();
-        for entry in entries {
-            let rel = entry.rel.to_string_lossy().replace('\\', "/");
-            let file_stamp = std::fs::metadata(&entry.abs)
-                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
-                .unwrap_or((SystemTime::UNIX_EPOCH, 0));
-            let cached = self.files.remove(&rel).filter(|c| c.stamp == file_stamp);
-            let cached = match cached {
-                Some(c) => c,
-                None => {
-                    changed.insert(rel.clone());
-                    let parsed = Article::read(&entry);
-                    CachedFile {
-                        stamp: file_stamp,
-                        parsed,
+        let mut new = Vec::new();
+        let mut listed_known = 0;
+        for (entry, stamp) in entries.iter().zip(stamps) {
+            let rel = source_key(&entry.rel);
+            match self.files.get_mut(rel.as_ref()) {
+                Some(cached) => {
+                    listed_known += 1;
+                    if cached.stamp != stamp {
+                        let parsed = Article::read(entry);
+                        *cached = CachedFile { stamp, parsed };
+                        changed.insert(rel.into_owned());
                     }
                 }
-            };
-            files.insert(rel, cached);
+                None => {
+                    let parsed = Article::read(entry);
+                    new.push((rel.into_owned(), CachedFile { stamp, parsed }));
+                }
+            }
         }
-        let removed: BTreeSet<String> = std::mem::take(&mut self.files).into_keys().collect();
-        self.files = files;
+        let mut removed = BTreeSet::new();
+        if listed_known < self.files.len() {
+            let listed: std::collections::HashSet<_> =
+                entries.iter().map(|e| source_key(&e.rel)).collect();
+            removed.extend(
+                self.files
+                    .keys()
+                    .filter(|k| !listed.contains(k.as_str()))
+                    .cloned(),
+            );
+            for rel in &removed {
+                self.files.remove(rel);
+            }
+        }
+        for (rel, cached) in new {
+            changed.insert(rel.clone());
+            self.files.insert(rel, cached);
+        }
         Ok(Scan {
             changed,
             removed,
