@@ -263,15 +263,14 @@ pub struct LinkInputs<'a> {
     /// The size of the articles' files.
     pub markdown_bytes: usize,
     /// Where to put each body's HTML (and search text entry) until its page is written, if
-    /// anywhere (see [`scratch`]): a build gives one for sites whose Markdown is larger than
+    /// anywhere (see [`scratch`]): a build gives it for sites whose Markdown is larger than
     /// [`SPILL_HTML_ABOVE`].
     pub scratch: Option<std::sync::Arc<scratch::Scratch>>,
 }
 
-/// The size of a site's Markdown above which a build puts its bodies' HTML into a scratch file
+/// The size of a site's Markdown above which a build puts its bodies' HTML into scratch files
 /// until the pages are written: at about 30,000 articles of the size of the benchmark's, the
-/// memory spared (the HTML is about twice the Markdown) is worth the time (a write and a read
-/// of the HTML, about 0.4 ms a megabyte on this project's machine).
+/// memory spared (about the size of the Markdown) is worth a write and a read of each body.
 pub const SPILL_HTML_ABOVE: usize = 256 << 20;
 
 /// Steps 3 to 5 on parsed articles: index titles, render bodies (or take them from `reuse`,

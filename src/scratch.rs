@@ -3,10 +3,10 @@
 //! An article page needs its body's HTML and its "Linked from" list, and that list is known
 //! only once every body is rendered. A build of a large site (see
 //! [`crate::SPILL_HTML_ABOVE`]) therefore puts each body's HTML, and each article's search
-//! text entry, into one unnamed file beside the output as soon as it is made, and reads it back
+//! text entry, into unnamed files beside the output as soon as it is made, and reads it back
 //! when its page is written: the process holds what the link graph needs, not every rendered
-//! page. The file has no name (it is never linked into the file system where the system allows
-//! it), so nothing is left behind, whatever ends the build.
+//! page. The files have no name (they are never linked into the file system where the system
+//! allows it), so nothing is left behind, whatever ends the build.
 //!
 //! Writes and reads are positional: every core puts and gets at once, each piece at the place
 //! it reserved. Each of the build's threads writes its own file: writers of one file wait for
