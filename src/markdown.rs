@@ -155,7 +155,7 @@ pub struct RenderedBody {
     pub text: String,
     /// Whether a code block was highlighted (the page then needs `highlight.css`).
     pub has_highlighted_code: bool,
-    /// `html` put into the build's scratch file, for a site too large to hold every body's
+    /// `html` put into the build's scratch files, for a site too large to hold every body's
     /// HTML; `html` is then empty (see [`RenderedBody::store_html`]).
     pub stored_html: Option<crate::scratch::Stored>,
 }

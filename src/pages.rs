@@ -135,7 +135,7 @@ pub fn write_site(
 ) -> Result<Written, Error> {
     let search = match compiled.search.take() {
         Some(search) => search,
-        None => crate::search::Streamed::of(&compiled.site, &mut compiled.bodies),
+        None => crate::search::Streamed::of(&compiled.site, &mut compiled.bodies)?,
     };
     let root_links = root_links(compiled);
     let diagnostics = article_pages(compiled, &root_links, staging, Selection::All, timings)?;
@@ -322,8 +322,9 @@ fn generated_files(
     graph?;
     let staging: &dyn Sink = &recorder;
     write_host_files(compiled, staging)?;
-    let generated = recorder.files.lock().map(|f| f.clone()).unwrap_or_default();
-    diagnostics.extend(replaced_by_static(compiled, &generated, &files));
+    if let Ok(generated) = recorder.files.lock() {
+        diagnostics.extend(replaced_by_static(compiled, &generated, &files));
+    }
     write_static(compiled, staging)?;
     if compiled.bodies.iter().any(|b| b.has_highlighted_code) {
         staging.write(

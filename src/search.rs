@@ -1186,13 +1186,12 @@ impl Streamed {
     }
 
     /// The index of `bodies`, whose texts it empties.
-    pub fn of(site: &Site, bodies: &mut [RenderedBody]) -> Streamed {
+    pub fn of(site: &Site, bodies: &mut [RenderedBody]) -> Result<Streamed, Error> {
         let mut index = Streamed::new(None);
         for (n, batch) in bodies.chunks_mut(BATCH).enumerate() {
-            // (Held, not stored: nothing to fail.)
-            let _ = index.add(site, n * BATCH, batch);
+            index.add(site, n * BATCH, batch)?;
         }
-        index
+        Ok(index)
     }
 
     /// Writes every file of the index into `sink`, then lets the index go.
