@@ -524,9 +524,10 @@ pub fn build_observed(
     let mut inputs = read_inputs(&options.root, options.strict, true, &mut timings)?;
     let dest = checked_dest(options, &inputs.config)?;
     if inputs.markdown_bytes > SPILL_HTML_ABOVE {
-        // Beside the output, where its staging folder goes: room the user chose for the site.
-        let beside = dest.parent().unwrap_or(Path::new("."));
-        inputs.scratch = Some(scratch::Scratch::new_in(beside)?);
+        // Beside the output, where its staging folder goes (room the user chose for the
+        // site), in the nearest folder that exists: a build that fails makes none.
+        let beside = dest.ancestors().skip(1).find(|d| d.is_dir());
+        inputs.scratch = Some(scratch::Scratch::new_in(beside.unwrap_or(Path::new(".")))?);
     }
     let mut compiled = link(inputs, timings, |_, _| None)?;
     compiled.timings.step("(between steps)");
