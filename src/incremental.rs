@@ -192,6 +192,12 @@ fn source_key(rel: &Path) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// What tells a source file's versions apart: its modification time and size.
+fn stamp(metadata: &std::fs::Metadata) -> (SystemTime, u64) {
+    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    (modified, metadata.len())
+}
+
 struct CachedFile {
     stamp: (SystemTime, u64),
     parsed: Result<Article, Vec<Diagnostic>>,
@@ -321,11 +327,7 @@ impl Session {
                 rel: rel.to_path_buf(),
                 display_path: src_name.join(rel),
             };
-            let stamp = (
-                metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                metadata.len(),
-            );
-            entries.insert(key, (entry, stamp));
+            entries.insert(key, (entry, stamp(&metadata)));
         }
         let mut changed = BTreeSet::new();
         for (key, (entry, stamp)) in entries {
@@ -359,7 +361,7 @@ impl Session {
                 .par_iter()
                 .map(|entry| {
                     std::fs::metadata(&entry.abs)
-                        .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+                        .map(|m| stamp(&m))
                         .unwrap_or((SystemTime::UNIX_EPOCH, 0))
                 })
                 .collect()
@@ -478,21 +480,24 @@ impl Session {
             true => Err(Error::Content(d.into_sorted())),
             false => Ok(d),
         });
-        if let Err(error) = checked {
-            // Put the last build back; the changed files are read again next time.
-            for (id, article, body) in old {
-                compiled.site.articles[id] = article;
-                compiled.bodies[id] = body;
-                if links_changed {
-                    compiled.graph.relink(&compiled.site, &compiled.bodies, id);
+        let diagnostics = match checked {
+            Ok(diagnostics) => diagnostics,
+            Err(error) => {
+                // Put the last build back; the changed files are read again next time.
+                for (id, article, body) in old {
+                    compiled.site.articles[id] = article;
+                    compiled.bodies[id] = body;
+                    if links_changed {
+                        compiled.graph.relink(&compiled.site, &compiled.bodies, id);
+                    }
                 }
+                for rel in &scan.changed {
+                    self.files.remove(rel);
+                }
+                return Err(error);
             }
-            for rel in &scan.changed {
-                self.files.remove(rel);
-            }
-            return Err(error);
-        }
-        compiled.diagnostics = checked?;
+        };
+        compiled.diagnostics = diagnostics;
         let listings = old
             .iter()
             .any(|(id, article, _)| listing(&compiled.site.articles[*id]) != listing(article));

@@ -122,8 +122,7 @@ pub struct Renderer<'a> {
 pub struct RootLinks(Vec<std::sync::OnceLock<tera::Value>>);
 
 impl RootLinks {
-    /// Room for the entries of the first `articles` articles, made as they are first asked
-    /// for (the others' are made anew each time).
+    /// Room for the entries of a site's `articles` articles, each made when first asked for.
     pub fn new(articles: usize) -> RootLinks {
         RootLinks((0..articles).map(|_| std::sync::OnceLock::new()).collect())
     }
