@@ -230,19 +230,28 @@ pub fn normalize_title(title: &str) -> String {
     let mut pending_space = false;
     let mut at = 0;
     while let Some(&b) = bytes.get(at) {
-        // ASCII, as most of most titles is, a byte at a time; any other character whole.
-        let c = if b.is_ascii() {
+        // ASCII, as most of most titles is, a byte at a time, with no decoding: `_` and the
+        // ASCII white space (the characters below 0x80 that `char::is_whitespace` takes) end
+        // a word, anything else is lower-cased.
+        if b.is_ascii() {
             at += 1;
-            char::from(b)
-        } else {
-            let Some(c) = title[at..].chars().next() else {
-                break;
-            };
-            at += c.len_utf8();
-            c
+            if matches!(b, b' ' | b'_' | b'\t'..=b'\r') {
+                pending_space = !out.is_empty();
+                continue;
+            }
+            if pending_space {
+                out.push(b' ');
+                pending_space = false;
+            }
+            out.push(b.to_ascii_lowercase());
+            continue;
+        }
+        // Any other character whole.
+        let Some(c) = title[at..].chars().next() else {
+            break;
         };
+        at += c.len_utf8();
         let c = match c {
-            '_' => ' ',
             '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => '-',
             c => c,
         };
@@ -510,6 +519,21 @@ mod tests {
         // The ASCII fast path treats the same characters as space as the general one.
         assert_eq!(normalize_title("\tA_b\x0bC\r\n\x0cd "), "a b c d");
         assert_eq!(normalize_title("\tA_b\x0bC\r\n\x0cdé "), "a b c dé");
+        // Every ASCII character as the rules for characters have it: `_` and white space part
+        // words, anything else is lower-cased.
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            let expected = if c == '_' || c.is_whitespace() {
+                "a b".to_string()
+            } else {
+                format!("a{}b", c.to_ascii_lowercase())
+            };
+            assert_eq!(
+                normalize_title(&format!("A{c}B")),
+                expected,
+                "byte {b:#04x}"
+            );
+        }
         assert_eq!(
             normalize_title("Dac\u{30c}ic\u{301}"),
             normalize_title("Dačić")
