@@ -169,12 +169,21 @@ impl RenderedBody {
         }
     }
 
+    /// The body's HTML for its page, the last time a build reads it: stored HTML gives its
+    /// room in the scratch files back (see [`crate::scratch`]).
+    pub fn html_for_page(&self) -> Result<std::borrow::Cow<'_, str>, crate::Error> {
+        match &self.stored_html {
+            Some(stored) => stored.take().map(std::borrow::Cow::Owned),
+            None => Ok(std::borrow::Cow::Borrowed(&self.html)),
+        }
+    }
+
     /// Moves the HTML into `scratch` until it is asked for.
     pub fn store_html(
         &mut self,
         scratch: &std::sync::Arc<crate::scratch::Scratch>,
     ) -> Result<(), crate::Error> {
-        self.stored_html = Some(scratch.put(&self.html)?);
+        self.stored_html = Some(scratch.put(&self.html, crate::scratch::Placing::OwnPages)?);
         self.html = String::new();
         Ok(())
     }

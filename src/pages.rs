@@ -226,7 +226,7 @@ fn article_pages(
             Selection::Only(changes) => changes.articles.contains(id),
         })
         .map(|id| {
-            let body_html = compiled.bodies[id].html().map_err(PageError::Io)?;
+            let body_html = compiled.bodies[id].html_for_page().map_err(PageError::Io)?;
             let html = renderer
                 .article(id, &body_html)
                 .map_err(PageError::Render)?;

@@ -25,7 +25,7 @@ use crate::Error;
 use crate::article::Article;
 use crate::markdown::RenderedBody;
 use crate::pages::Sink;
-use crate::scratch::Stored;
+use crate::scratch::{Placing, Stored};
 use crate::site::{ArticleId, Site};
 
 /// Articles per text shard.
@@ -1172,7 +1172,7 @@ impl Streamed {
             .map(|&id| {
                 let entry = text_entry(site, body(id), id);
                 match scratch {
-                    Some(scratch) => scratch.put(&entry).map(TextEntry::Stored),
+                    Some(scratch) => scratch.put(&entry, Placing::Packed).map(TextEntry::Stored),
                     None => Ok(TextEntry::Held(entry.into_boxed_str())),
                 }
             })
