@@ -22,7 +22,7 @@ use crate::Error;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The files, shared by every piece put into them.
 #[derive(Debug)]
@@ -48,6 +48,8 @@ pub struct Stored {
     offset: u64,
     len: usize,
     placing: Placing,
+    /// Whether [`Stored::take`] gave the piece back (shared by the piece's clones).
+    taken: Arc<AtomicBool>,
 }
 
 /// How a piece lies in its file.
@@ -95,6 +97,7 @@ impl Scratch {
             offset,
             len,
             placing,
+            taken: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -110,9 +113,10 @@ fn room(len: usize, placing: Placing) -> u64 {
 impl Stored {
     /// The text that was put, for the last time: a piece on its own pages gives them back to
     /// the system (where it can: elsewhere they stay until the build ends). Reading the piece
-    /// again afterwards is an error of the program, not of the site: its bytes are zeros.
+    /// again afterwards is an error.
     pub fn take(&self) -> Result<String, Error> {
         let text = self.get()?;
+        self.taken.store(true, Ordering::Relaxed);
         if self.placing == Placing::OwnPages {
             // Not given back, the pages stay until the build ends, and nothing else changes.
             let _ = release(
@@ -127,6 +131,10 @@ impl Stored {
     /// The text that was put.
     pub fn get(&self) -> Result<String, Error> {
         let scratch = &self.scratch;
+        if self.taken.load(Ordering::Relaxed) {
+            let message = "a piece was read after it was given back (a fault of Folio's)";
+            return Err(scratch_error(&scratch.dir, std::io::Error::other(message)));
+        }
         let mut bytes = vec![0; self.len];
         read_at(&scratch.files[self.file].file, &mut bytes, self.offset)
             .map_err(|e| scratch_error(&scratch.dir, e))?;
@@ -225,6 +233,9 @@ mod tests {
             }
             let empty = scratch.put("", placing).unwrap();
             assert_eq!(empty.take().unwrap(), "");
+            // A piece taken cannot be read again, through any of its clones.
+            assert!(stored[0].get().is_err());
+            assert!(stored[1].clone().take().is_err());
         }
         // Nothing of it is left in the folder.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
