@@ -1549,7 +1549,19 @@ mod tests {
             "×",
             "\u{7ff}",
         ];
-        let drawn = crate::testing::drawn(&pieces, 2000, 12);
+        // Short texts, and long ones, whose runs cross the reader's eight-byte reads.
+        let mut drawn = crate::testing::drawn(&pieces, 2000, 12);
+        drawn.extend(crate::testing::drawn(&pieces, 300, 120));
+        // Runs that end just before, at and after multiples of eight bytes, or are long.
+        for len in [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200] {
+            for lead in ["", " ", "x ", "é ", "a\u{301} "] {
+                for tail in ["", " z", "é", "É z", ",東"] {
+                    drawn.push(format!("{lead}{}{tail}", "aB3".repeat(len).split_at(len).0));
+                    drawn.push(format!("{lead}{}{tail}", "q".repeat(len)));
+                    drawn.push(format!("{}é{tail}", " ".repeat(len)));
+                }
+            }
+        }
         for text in texts.into_iter().chain(drawn.iter().map(String::as_str)) {
             let (mut fast, mut reference) = (Vec::new(), Vec::new());
             for_each_term(text, |t, at| fast.push((t.to_string(), at)));
