@@ -15,6 +15,9 @@
 //! Anything else ([`Session::rebuild`]) looks at every file:
 //!
 //! - a change to `book.toml`, `templates/` or `static/` rebuilds everything;
+//! - the content folder is walked again only if one of its folders changed since the last walk
+//!   (a file added, removed or renamed changes its folder's time); otherwise the files listed
+//!   then are the files, and only their times and sizes are asked;
 //! - only content files whose size or time changed are read and parsed again;
 //! - if no title, alias or page path changed, only the changed articles' bodies are rendered
 //!   again (a link resolves the same way everywhere else); otherwise every body is;
@@ -203,6 +206,66 @@ struct CachedFile {
     parsed: Result<Article, Vec<Diagnostic>>,
 }
 
+/// How long before a listing a folder must have last changed for the listing to be kept: a
+/// file added while the walk ran, or in the same tick of the file system's clock, leaves its
+/// folder's time that close to the walk.
+const SETTLED: Duration = Duration::from_secs(2);
+
+/// The content folder's last listing, kept while none of its folders changes: a look at every
+/// file then asks each file's time and size, but does not walk the folders again.
+struct KeptListing {
+    src: PathBuf,
+    listing: crate::source::Listing,
+    /// Each folder's stamp when it was walked.
+    folders: Vec<(SystemTime, u64)>,
+}
+
+impl KeptListing {
+    /// Lists the content folder `src` (shown as `display`), or gives back `kept` if none of
+    /// its folders changed since; counts the walks in `walks`.
+    fn get(
+        kept: Option<KeptListing>,
+        src: &Path,
+        display: &Path,
+        walks: &mut usize,
+    ) -> Result<KeptListing, Error> {
+        if let Some(kept) = kept
+            && kept.src == src
+            && kept.listing.folders.len() == kept.folders.len()
+            && kept
+                .listing
+                .folders
+                .iter()
+                .zip(&kept.folders)
+                .all(|(folder, was)| folder_stamp(folder).as_ref() == Some(was))
+        {
+            return Ok(kept);
+        }
+        let walked = SystemTime::now();
+        *walks += 1;
+        let listing = crate::source::list_with_folders(src, display)?;
+        let folders: Option<Vec<(SystemTime, u64)>> = listing
+            .folders
+            .iter()
+            .map(|folder| folder_stamp(folder).filter(|(time, _)| *time + SETTLED < walked))
+            .collect();
+        Ok(KeptListing {
+            src: src.to_path_buf(),
+            listing,
+            // A folder changed just before or during the walk: listed again next time.
+            folders: folders.unwrap_or_default(),
+        })
+    }
+}
+
+/// A folder's time and size, if it can be read.
+fn folder_stamp(folder: &Path) -> Option<(SystemTime, u64)> {
+    std::fs::symlink_metadata(folder)
+        .ok()
+        .filter(std::fs::Metadata::is_dir)
+        .map(|m| stamp(&m))
+}
+
 /// What one rebuild did.
 #[derive(Debug)]
 pub struct Update {
@@ -230,6 +293,10 @@ pub struct Session {
     search: Option<crate::search::LiveIndex>,
     /// What listing the content folder reported last time.
     listing: Vec<Diagnostic>,
+    /// The content folder's last listing, while it can be trusted.
+    kept_listing: Option<KeptListing>,
+    /// How many times the content folder was walked.
+    walks: usize,
     output: Files,
     spares: Spares,
 }
@@ -254,6 +321,8 @@ impl Session {
             compiled: None,
             search: None,
             listing: Vec::new(),
+            kept_listing: None,
+            walks: 0,
             output: Files::default(),
             spares: Spares::default(),
         }
@@ -262,6 +331,12 @@ impl Session {
     /// The current output.
     pub fn output(&self) -> &Files {
         &self.output
+    }
+
+    /// How many times the content folder has been walked: a look at every file walks it again
+    /// only when one of its folders changed (a file added, removed or renamed).
+    pub fn walks(&self) -> usize {
+        self.walks
     }
 
     /// Brings the output up to date with the files on disk. On content errors the previous
@@ -353,7 +428,14 @@ impl Session {
     fn scan(&mut self) -> Result<Scan, Error> {
         let config = crate::config::Config::load(&self.root)?;
         let src = self.root.join(&config.book.src);
-        let (entries, diagnostics) = crate::source::list(&src, &config.book.src)?;
+        let kept = KeptListing::get(
+            self.kept_listing.take(),
+            &src,
+            &config.book.src,
+            &mut self.walks,
+        )?;
+        let entries = &kept.listing.entries;
+        let diagnostics = kept.listing.diagnostics.clone();
         // Every file's time and size, asked on every core: most of the look at every file.
         let stamps: Vec<(SystemTime, u64)> = {
             use rayon::prelude::*;
@@ -406,6 +488,7 @@ impl Session {
             changed.insert(rel.clone());
             self.files.insert(rel, cached);
         }
+        self.kept_listing = Some(kept);
         Ok(Scan {
             changed,
             removed,

@@ -38,6 +38,22 @@ pub struct Entry {
 /// of a walk that visits each folder's entries by name; the problems found on the way are
 /// sorted too.
 pub fn list(src_dir: &Path, display_dir: &Path) -> Result<(Vec<Entry>, Diagnostics), crate::Error> {
+    list_with_folders(src_dir, display_dir).map(|listing| (listing.entries, listing.diagnostics))
+}
+
+/// What a walk of the content folder found.
+pub struct Listing {
+    /// The article files, sorted.
+    pub entries: Vec<Entry>,
+    /// The problems found on the way, sorted.
+    pub diagnostics: Diagnostics,
+    /// Every folder walked, the content folder first: a file added, removed or renamed changes
+    /// its folder's time.
+    pub folders: Vec<PathBuf>,
+}
+
+/// [`list`], with the folders walked.
+pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, crate::Error> {
     if !src_dir.is_dir() {
         return Err(crate::Error::Usage(format!(
             "the content folder {} does not exist; create it or set `src` in book.toml",
@@ -46,6 +62,7 @@ pub fn list(src_dir: &Path, display_dir: &Path) -> Result<(Vec<Entry>, Diagnosti
     }
     let mut problems = Vec::new();
     let mut entries = Vec::new();
+    let mut folders = Vec::new();
     for entry in walkdir::WalkDir::new(src_dir).follow_links(false) {
         let entry = match entry {
             Ok(entry) => entry,
@@ -68,6 +85,10 @@ pub fn list(src_dir: &Path, display_dir: &Path) -> Result<(Vec<Entry>, Diagnosti
             ));
             continue;
         }
+        if entry.file_type().is_dir() {
+            folders.push(entry.into_path());
+            continue;
+        }
         if entry.file_type().is_file() && is_article(rel) {
             let rel = rel.to_path_buf();
             entries.push(Entry {
@@ -82,7 +103,11 @@ pub fn list(src_dir: &Path, display_dir: &Path) -> Result<(Vec<Entry>, Diagnosti
     problems.sort();
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(problems);
-    Ok((entries, diagnostics))
+    Ok(Listing {
+        entries,
+        diagnostics,
+        folders,
+    })
 }
 
 /// A relative path's bytes with each separator made the lowest byte: compared as a sequence,

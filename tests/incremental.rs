@@ -334,3 +334,85 @@ fn the_search_index_follows_edits_exactly() {
         assert_same_as_full_build(&session, root, step);
     }
 }
+
+/// Sets a folder's time an hour back, as if nothing had changed in it for a while.
+fn settle(folder: &Path) {
+    let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(folder)
+        .unwrap()
+        .set_modified(earlier)
+        .unwrap();
+}
+
+#[test]
+fn a_look_at_every_file_walks_the_folders_again_only_when_one_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(root.join("book.toml"), "[book]\ntitle = \"Walks\"\n").unwrap();
+    write(root, "a.md", &article("A", "first", "Links to [[B]]."));
+    write(root, "sub/b.md", &article("B", "second", "Links to [[A]]."));
+    let content = root.join("content");
+    let settle_all = || {
+        settle(&content);
+        settle(&content.join("sub"));
+    };
+    settle_all();
+    let mut session = Session::new(root);
+    session.rebuild().unwrap();
+    assert_eq!(session.walks(), 1);
+    // Each step: whether the folders are settled first, the file written, and the walks so far.
+    // An edit in place leaves the folders as they were, and the listing is kept; a file added
+    // changes its folder, which is walked again, and again while it has just changed.
+    let steps = [
+        (
+            false,
+            "a.md",
+            "Links to [[B]] and [[C]].",
+            1,
+            "an edit in place",
+        ),
+        (false, "sub/c.md", "New.", 2, "an addition"),
+        (
+            true,
+            "sub/c.md",
+            "New, edited.",
+            3,
+            "an edit after the addition",
+        ),
+        (
+            false,
+            "sub/c.md",
+            "Edited again.",
+            3,
+            "an edit in settled folders",
+        ),
+    ];
+    for (settle_first, rel, body, walks, what) in steps {
+        if settle_first {
+            settle_all();
+        }
+        let title = rel.trim_end_matches(".md").rsplit('/').next().unwrap();
+        let text = article(&title.to_uppercase(), what, body);
+        step(&mut session, root, rel, &text, what);
+        assert_eq!(session.walks(), walks, "after {what}");
+    }
+    // A rename and a removal are seen, as is a new folder.
+    std::fs::rename(content.join("sub/c.md"), content.join("sub/d.md")).unwrap();
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a rename");
+    settle_all();
+    std::fs::remove_file(content.join("sub/d.md")).unwrap();
+    session.rebuild().unwrap();
+    assert_same_as_full_build(&session, root, "a removal");
+    settle_all();
+    let in_new_folder = article("E", "fifth", "In a new folder.");
+    step(
+        &mut session,
+        root,
+        "new/e.md",
+        &in_new_folder,
+        "a new folder",
+    );
+    assert!(session.output().contains_key("new/e.html"));
+    assert_eq!(session.walks(), 6);
+}
