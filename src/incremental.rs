@@ -258,12 +258,24 @@ impl KeptListing {
     }
 }
 
-/// A folder's time and size, if it can be read.
+/// A folder's last change and size, if it can be read. The last change is the later of its
+/// modification time and, on Unix, its status change time, which no program can set back (a
+/// copy that keeps times sets the first, not the second).
 fn folder_stamp(folder: &Path) -> Option<(SystemTime, u64)> {
-    std::fs::symlink_metadata(folder)
+    let metadata = std::fs::symlink_metadata(folder)
         .ok()
-        .filter(std::fs::Metadata::is_dir)
-        .map(|m| stamp(&m))
+        .filter(std::fs::Metadata::is_dir)?;
+    let (modified, size) = stamp(&metadata);
+    #[cfg(unix)]
+    let modified = {
+        use std::os::unix::fs::MetadataExt;
+        let status_changed = u64::try_from(metadata.ctime()).ok().map(|seconds| {
+            let nanos = u32::try_from(metadata.ctime_nsec()).unwrap_or(0);
+            SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos)
+        });
+        modified.max(status_changed.unwrap_or(SystemTime::UNIX_EPOCH))
+    };
+    Some((modified, size))
 }
 
 /// What one rebuild did.
