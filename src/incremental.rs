@@ -247,7 +247,10 @@ impl KeptListing {
         let folders: Option<Vec<(SystemTime, u64)>> = listing
             .folders
             .iter()
-            .map(|folder| folder_stamp(folder).filter(|(time, _)| *time + SETTLED < walked))
+            .map(|folder| {
+                folder_stamp(folder)
+                    .filter(|(time, _)| time.checked_add(SETTLED).is_some_and(|t| t < walked))
+            })
             .collect();
         Ok(KeptListing {
             src: src.to_path_buf(),
@@ -269,10 +272,12 @@ fn folder_stamp(folder: &Path) -> Option<(SystemTime, u64)> {
     #[cfg(unix)]
     let modified = {
         use std::os::unix::fs::MetadataExt;
-        let status_changed = u64::try_from(metadata.ctime()).ok().map(|seconds| {
-            let nanos = u32::try_from(metadata.ctime_nsec()).unwrap_or(0);
-            SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos)
-        });
+        // (Checked: a time set far into the future must not overflow.)
+        let seconds = u64::try_from(metadata.ctime()).unwrap_or(0);
+        let nanos = u64::try_from(metadata.ctime_nsec()).unwrap_or(0);
+        let status_changed = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(seconds))
+            .and_then(|t| t.checked_add(Duration::from_nanos(nanos)));
         modified.max(status_changed.unwrap_or(SystemTime::UNIX_EPOCH))
     };
     Some((modified, size))
