@@ -216,8 +216,9 @@ const SETTLED: Duration = Duration::from_secs(2);
 struct KeptListing {
     src: PathBuf,
     listing: crate::source::Listing,
-    /// Each folder's stamp when it was walked.
-    folders: Vec<(SystemTime, u64)>,
+    /// Each folder's stamp when it was walked; none if a folder changed just before or during
+    /// the walk (it is walked again next time).
+    folders: Option<Vec<(SystemTime, u64)>>,
 }
 
 impl KeptListing {
@@ -231,12 +232,12 @@ impl KeptListing {
     ) -> Result<KeptListing, Error> {
         if let Some(kept) = kept
             && kept.src == src
-            && kept.listing.folders.len() == kept.folders.len()
+            && let Some(stamps) = &kept.folders
             && kept
                 .listing
                 .folders
                 .iter()
-                .zip(&kept.folders)
+                .zip(stamps)
                 .all(|(folder, was)| folder_stamp(folder).as_ref() == Some(was))
         {
             return Ok(kept);
@@ -255,8 +256,7 @@ impl KeptListing {
         Ok(KeptListing {
             src: src.to_path_buf(),
             listing,
-            // A folder changed just before or during the walk: listed again next time.
-            folders: folders.unwrap_or_default(),
+            folders,
         })
     }
 }

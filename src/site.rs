@@ -232,33 +232,25 @@ pub fn normalize_title(title: &str) -> String {
     while let Some(&b) = bytes.get(at) {
         // ASCII, as most of most titles is, a byte at a time, with no decoding: `_` and the
         // ASCII white space (the characters below 0x80 that `char::is_whitespace` takes) end
-        // a word, anything else is lower-cased.
-        if b.is_ascii() {
+        // a word, anything else is lower-cased. Any other character whole. `None`: a space.
+        let c = if b.is_ascii() {
             at += 1;
-            if matches!(b, b' ' | b'_' | b'\t'..=b'\r') {
-                pending_space = !out.is_empty();
-                continue;
+            (!matches!(b, b' ' | b'_' | b'\t'..=b'\r')).then_some(char::from(b))
+        } else {
+            let Some(c) = title[at..].chars().next() else {
+                break;
+            };
+            at += c.len_utf8();
+            match c {
+                '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => Some('-'),
+                c if c.is_whitespace() => None,
+                c => Some(c),
             }
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.push(b.to_ascii_lowercase());
-            continue;
-        }
-        // Any other character whole.
-        let Some(c) = title[at..].chars().next() else {
-            break;
         };
-        at += c.len_utf8();
-        let c = match c {
-            '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => '-',
-            c => c,
-        };
-        if c.is_whitespace() {
+        let Some(c) = c else {
             pending_space = !out.is_empty();
             continue;
-        }
+        };
         if pending_space {
             out.push(b' ');
             pending_space = false;
