@@ -182,7 +182,7 @@ fn for_each_keyed_term(text: &str, mut f: impl FnMut(&str, TermKey, usize)) {
                 if upper & keep == 0 {
                     f(&text[start..end], key, start);
                 } else {
-                    fold_ascii(&mut folded, &bytes[start..end]);
+                    fold_ascii(&mut folded, &text[start..end]);
                     f(&folded, key, start);
                 }
                 at = end;
@@ -212,20 +212,23 @@ fn for_each_keyed_term(text: &str, mut f: impl FnMut(&str, TermKey, usize)) {
             let term = &text[start..at];
             f(term, TermKey::of(term), start);
         } else {
-            fold_ascii(&mut folded, &bytes[start..at]);
+            fold_ascii(&mut folded, &text[start..at]);
             f(&folded, TermKey::of(&folded), start);
         }
     }
 }
 
-/// `word` (ASCII letters and digits) into `out`, lower-cased.
-fn fold_ascii(out: &mut String, word: &[u8]) {
+/// `word` (ASCII letters and digits) into `out`, lower-cased: copied whole, then lower-cased
+/// in place (a byte at a time through `char`s would check for room at each one).
+fn fold_ascii(out: &mut String, word: &str) {
     out.clear();
-    out.extend(word.iter().map(|b| b.to_ascii_lowercase() as char));
+    out.push_str(word);
+    out.make_ascii_lowercase();
 }
 
-/// Reads the terms of `text` from byte `from` a character at a time, up to the next ASCII
-/// separator (or the end), whose offset it returns. `word` is room for the word being folded.
+/// Reads the terms of `text` from byte `from`, a character (or a run of ASCII letters and
+/// digits) at a time, up to the next ASCII separator (or the end), whose offset it returns.
+/// `word` is room for the word being folded.
 fn read_mixed(
     text: &str,
     from: usize,
@@ -237,23 +240,35 @@ fn read_mixed(
     let mut word_start = from;
     let mut previous_cjk: Option<(char, usize)> = None;
     let (mut single, mut pair) = (String::new(), String::new());
-    let mut end = text.len();
-    for (offset, c) in text[from..].char_indices() {
-        let at = from + offset;
-        if c.is_ascii() {
-            // An ASCII letter or digit (as most characters of most runs are) goes into the
-            // word as it is, lower-cased; an ASCII separator ends the run.
-            if BYTE_CLASS[c as usize] == SEPARATOR {
-                end = at;
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(&b) = bytes.get(at) {
+        if b.is_ascii() {
+            // A run of ASCII letters and digits (as most of most runs is) goes into the word
+            // whole, lower-cased; an ASCII separator ends the run.
+            if BYTE_CLASS[b as usize] == SEPARATOR {
                 break;
             }
+            let run_end = at
+                + bytes[at..]
+                    .iter()
+                    .position(|&b| BYTE_CLASS[b as usize] & WORD == 0)
+                    .unwrap_or(bytes.len() - at);
             if word.is_empty() {
                 word_start = at;
             }
             previous_cjk = None;
-            word.push(c.to_ascii_lowercase());
+            let len = word.len();
+            word.push_str(&text[at..run_end]);
+            word[len..].make_ascii_lowercase();
+            at = run_end;
             continue;
         }
+        let Some(c) = text[at..].chars().next() else {
+            break;
+        };
+        let char_at = at;
+        at += c.len_utf8();
         let known = two_byte.fold(c);
         let is_word_char = if let Some((is_word, _)) = known {
             is_word
@@ -273,7 +288,7 @@ fn read_mixed(
             }
             single.clear();
             push_folded(&mut single, c);
-            f(&single, at);
+            f(&single, char_at);
             let folded = single.chars().next().unwrap_or(c);
             if let Some((p, p_at)) = previous_cjk {
                 pair.clear();
@@ -281,10 +296,10 @@ fn read_mixed(
                 pair.push(folded);
                 f(&pair, p_at);
             }
-            previous_cjk = Some((folded, at));
+            previous_cjk = Some((folded, char_at));
         } else {
             if word.is_empty() {
-                word_start = at;
+                word_start = char_at;
             }
             previous_cjk = None;
             match known {
@@ -296,7 +311,7 @@ fn read_mixed(
     if !word.is_empty() {
         f(word, word_start);
     }
-    end
+    at
 }
 
 /// The characters written in two bytes of UTF-8 (U+0080 to U+07FF: Latin with accents, Greek,
@@ -448,6 +463,20 @@ impl TermKey {
     }
 }
 
+/// Whether two terms are the same text. A term whose key is a hash is eight bytes or longer,
+/// most of them at most sixteen: those are compared as their first and last eight bytes,
+/// without a call to compare memory.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match (a.first_chunk::<8>(), a.last_chunk::<8>()) {
+        (Some(a_first), Some(a_last)) if a.len() == b.len() && a.len() <= 16 => {
+            b.first_chunk::<8>() == Some(a_first) && b.last_chunk::<8>() == Some(a_last)
+        }
+        _ => a == b,
+    }
+}
+
 /// Terms to their places in a list whose texts the caller keeps.
 #[derive(Default)]
 struct TermTable(hashbrown::HashTable<(TermKey, u32)>);
@@ -457,7 +486,7 @@ impl TermTable {
     fn find<'t>(&self, key: TermKey, term: &str, text_of: impl Fn(u32) -> &'t str) -> Option<u32> {
         self.0
             .find(key.hash(), |&(k, i)| {
-                k == key && (key.is_exact() || text_of(i) == term)
+                k == key && (key.is_exact() || same_text(text_of(i), term))
             })
             .map(|&(_, i)| i)
     }
@@ -1436,6 +1465,27 @@ fn push_json(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_text_tells_every_byte() {
+        let long = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for len in 0..=long.len() {
+            let a = &long[..len];
+            assert!(same_text(a, a));
+            for other in [
+                &long[..len.saturating_sub(1)],
+                &long[1..=len.min(long.len() - 1)],
+            ] {
+                assert_eq!(same_text(a, other), a == other, "{a:?} {other:?}");
+            }
+            for at in 0..len {
+                let mut b = a.as_bytes().to_vec();
+                b[at] = b'-';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_text(a, &b), "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn folding_drops_accents_and_case() {
