@@ -56,6 +56,17 @@ pub enum LinkKind {
     Infobox,
 }
 
+impl LinkKind {
+    /// Its name in graph.json and templates (as it serialises).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::SeeAlso => "see-also",
+            LinkKind::Body => "body",
+            LinkKind::Infobox => "infobox",
+        }
+    }
+}
+
 /// What a link points at.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
@@ -1003,6 +1014,16 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_kinds_are_named_as_they_serialise() {
+        for kind in [LinkKind::SeeAlso, LinkKind::Body, LinkKind::Infobox] {
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
+        }
+    }
 
     #[test]
     fn values_that_render_as_themselves_render_so_through_the_parser_too() {

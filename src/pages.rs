@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::markdown::{LinkKind, RenderedBody, Target, relative_page_url};
+use crate::markdown::{RenderedBody, Target, relative_page_url};
 use crate::output::Staging;
 use crate::render::{LinkView, Renderer, RootLinks, category_page_path};
 use crate::site::ArticleId;
@@ -782,13 +782,6 @@ struct GraphMissing<'a> {
     url: String,
 }
 
-#[derive(Serialize)]
-struct GraphEdge<'a> {
-    from: &'a str,
-    to: std::borrow::Cow<'a, str>,
-    kind: LinkKind,
-}
-
 /// graph.json in pieces: each article's record and the lines of its edges. `folio serve`
 /// keeps them between edits (see [`CompiledSite::graph_json_pieces`]) and draws again only the
 /// pieces of the articles an edit touched; a build draws them one after another.
@@ -873,25 +866,33 @@ fn article_record(compiled: &CompiledSite, id: ArticleId) -> Vec<u8> {
     serde_json::to_vec(&record).unwrap_or_default()
 }
 
-/// An article's edges in graph.json, one record per line (nothing if it links nowhere else).
+/// An article's edges in graph.json, one record per line (nothing if it links nowhere else):
+/// `{"from":…,"to":…,"kind":…}`, byte for byte as `serde_json` writes such a struct (the
+/// fixtures' graph.json snapshots hold them to it), without its machinery for each of the
+/// site's links.
 fn edge_records(compiled: &CompiledSite, from: ArticleId) -> Vec<u8> {
     let site = &compiled.site;
-    let mut out = Vec::new();
-    for e in &compiled.graph.out[from] {
+    let mut from_json = String::new();
+    crate::search::push_json(&mut from_json, &site.articles[from].page_path);
+    let edges = &compiled.graph.out[from];
+    // Room for every record at once: each is two page paths and 30 bytes.
+    let mut out = String::with_capacity(edges.len() * (2 * from_json.len() + 32));
+    for e in edges {
         if e.to == Target::Article(from) {
             continue;
         }
         if !out.is_empty() {
-            out.extend_from_slice(b",\n");
+            out.push_str(",\n");
         }
-        let edge = GraphEdge {
-            from: &site.articles[from].page_path,
-            to: e.to.page_path(site),
-            kind: e.kind,
-        };
-        let _ = serde_json::to_writer(&mut out, &edge);
+        out.push_str("{\"from\":");
+        out.push_str(&from_json);
+        out.push_str(",\"to\":");
+        crate::search::push_json(&mut out, &e.to.page_path(site));
+        out.push_str(",\"kind\":\"");
+        out.push_str(e.kind.as_str());
+        out.push_str("\"}");
     }
-    out
+    out.into_bytes()
 }
 
 /// The missing titles' records.

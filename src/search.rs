@@ -463,9 +463,9 @@ impl TermKey {
     }
 }
 
-/// Whether two terms are the same text. A term whose key is a hash is eight bytes or longer,
-/// most of them at most sixteen: those are compared as their first and last eight bytes,
-/// without a call to compare memory.
+/// Whether two terms are the same text. A term whose key is a hash is eight bytes or longer
+/// (or not all ASCII), most of them at most sixteen: those of eight to sixteen bytes are
+/// compared as their first and last eight bytes, without a call to compare memory.
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -1417,7 +1417,7 @@ fn json(text: &str) -> String {
 
 /// Appends `text` as a JSON string, escaped as `serde_json` does: `"`, `\\` and control
 /// characters only. The runs between them are copied whole.
-fn push_json(out: &mut String, text: &str) {
+pub(crate) fn push_json(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     let bytes = text.as_bytes();
