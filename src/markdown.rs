@@ -57,7 +57,7 @@ pub enum LinkKind {
 }
 
 impl LinkKind {
-    /// Its name in graph.json and templates (as it serialises).
+    /// Its name in graph.json (as it serialises).
     pub fn as_str(self) -> &'static str {
         match self {
             LinkKind::SeeAlso => "see-also",

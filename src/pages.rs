@@ -875,8 +875,8 @@ fn edge_records(compiled: &CompiledSite, from: ArticleId) -> Vec<u8> {
     let mut from_json = String::new();
     crate::search::push_json(&mut from_json, &site.articles[from].page_path);
     let edges = &compiled.graph.out[from];
-    // Room for every record at once: each is two page paths and 30 bytes.
-    let mut out = String::with_capacity(edges.len() * (2 * from_json.len() + 32));
+    // Room for every record at once: each is about two page paths and 36 bytes.
+    let mut out = String::with_capacity(edges.len() * (2 * from_json.len() + 36));
     for e in edges {
         if e.to == Target::Article(from) {
             continue;
