@@ -1,7 +1,9 @@
-//! Escaping text for HTML and URLs, so that no author-supplied value can become markup.
+//! Escaping text for HTML, URLs and JSON strings, so that no author-supplied value can become
+//! markup or code.
 //!
 //! Every string that reaches a page outside of Markdown's own renderer and Tera's autoescape
-//! (heading anchors, link attributes, SVG labels, generated URLs) goes through here.
+//! (heading anchors, link attributes, SVG labels, generated URLs) goes through here, and every
+//! string that the search index and graph.json write without `serde_json`.
 
 /// Escapes `&`, `<`, `>`, `"` and `'`: safe in text and in quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -57,6 +59,53 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
+/// Appends `text` as a JSON string, escaped as `serde_json` does: `"`, `\\` and control
+/// characters only. The runs between them are copied whole.
+pub fn push_json(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    let bytes = text.as_bytes();
+    out.reserve(text.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Sixteen bytes at a time while none needs escaping (a test without early exits, which
+        // the compiler makes into vector instructions).
+        if let Some(block) = bytes.get(i..i + 16)
+            && !block.iter().fold(false, |any, &b| any | needs_escape(b))
+        {
+            i += 16;
+            continue;
+        }
+        let b = bytes[i];
+        i += 1;
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // (Every byte escaped is ASCII: it and the next are character boundaries.)
+        out.push_str(&text[start..i - 1]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        } else {
+            out.push_str(escape);
+        }
+        start = i;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +125,31 @@ mod tests {
         assert!(is_dangerous_url("data:text/html,x"));
         assert!(!is_dangerous_url("https://example.org"));
         assert!(!is_dangerous_url("notes/data.md"));
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_escapes_them() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        // Long ones too, with escapes inside and across blocks of sixteen bytes.
+        let long = format!(
+            "{}\"{}\\{}\n",
+            "a".repeat(40),
+            "é".repeat(20),
+            "b".repeat(17)
+        );
+        let late = format!("{}\t{}", "x".repeat(63), "y".repeat(33));
+        for text in [
+            &every_ascii[..],
+            "",
+            "plain",
+            "é \"q\" \\ 東京\u{7f}\u{2028}",
+            "\n\u{1}x",
+            &long,
+            &late,
+        ] {
+            let mut out = String::new();
+            push_json(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
     }
 }

@@ -873,7 +873,7 @@ fn article_record(compiled: &CompiledSite, id: ArticleId) -> Vec<u8> {
 fn edge_records(compiled: &CompiledSite, from: ArticleId) -> Vec<u8> {
     let site = &compiled.site;
     let mut from_json = String::new();
-    crate::search::push_json(&mut from_json, &site.articles[from].page_path);
+    crate::html::push_json(&mut from_json, &site.articles[from].page_path);
     let edges = &compiled.graph.out[from];
     // Room for every record at once: each is about two page paths and 36 bytes.
     let mut out = String::with_capacity(edges.len() * (2 * from_json.len() + 36));
@@ -887,7 +887,7 @@ fn edge_records(compiled: &CompiledSite, from: ArticleId) -> Vec<u8> {
         out.push_str("{\"from\":");
         out.push_str(&from_json);
         out.push_str(",\"to\":");
-        crate::search::push_json(&mut out, &e.to.page_path(site));
+        crate::html::push_json(&mut out, &e.to.page_path(site));
         out.push_str(",\"kind\":\"");
         out.push_str(e.kind.as_str());
         out.push_str("\"}");

@@ -23,6 +23,7 @@ use unicode_normalization::char::is_combining_mark;
 
 use crate::Error;
 use crate::article::Article;
+use crate::html::push_json;
 use crate::markdown::RenderedBody;
 use crate::pages::Sink;
 use crate::scratch::{Placing, Stored};
@@ -182,7 +183,8 @@ fn for_each_keyed_term(text: &str, mut f: impl FnMut(&str, TermKey, usize)) {
                 if upper & keep == 0 {
                     f(&text[start..end], key, start);
                 } else {
-                    fold_ascii(&mut folded, &text[start..end]);
+                    folded.clear();
+                    push_ascii_folded(&mut folded, &text[start..end]);
                     f(&folded, key, start);
                 }
                 at = end;
@@ -212,18 +214,19 @@ fn for_each_keyed_term(text: &str, mut f: impl FnMut(&str, TermKey, usize)) {
             let term = &text[start..at];
             f(term, TermKey::of(term), start);
         } else {
-            fold_ascii(&mut folded, &text[start..at]);
+            folded.clear();
+            push_ascii_folded(&mut folded, &text[start..at]);
             f(&folded, TermKey::of(&folded), start);
         }
     }
 }
 
-/// `word` (ASCII letters and digits) into `out`, lower-cased: copied whole, then lower-cased
-/// in place (a byte at a time through `char`s would check for room at each one).
-fn fold_ascii(out: &mut String, word: &str) {
-    out.clear();
+/// Appends `word` (ASCII letters and digits) to `out`, lower-cased: copied whole, then
+/// lower-cased in place (a byte at a time through `char`s would check for room at each one).
+fn push_ascii_folded(out: &mut String, word: &str) {
+    let start = out.len();
     out.push_str(word);
-    out.make_ascii_lowercase();
+    out[start..].make_ascii_lowercase();
 }
 
 /// Reads the terms of `text` from byte `from`, a character (or a run of ASCII letters and
@@ -258,9 +261,7 @@ fn read_mixed(
                 word_start = at;
             }
             previous_cjk = None;
-            let len = word.len();
-            word.push_str(&text[at..run_end]);
-            word[len..].make_ascii_lowercase();
+            push_ascii_folded(word, &text[at..run_end]);
             at = run_end;
             continue;
         }
@@ -1415,56 +1416,24 @@ fn json(text: &str) -> String {
     out
 }
 
-/// Appends `text` as a JSON string, escaped as `serde_json` does: `"`, `\\` and control
-/// characters only. The runs between them are copied whole.
-pub(crate) fn push_json(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
-    let bytes = text.as_bytes();
-    out.reserve(text.len() + 2);
-    out.push('"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Sixteen bytes at a time while none needs escaping (a test without early exits, which
-        // the compiler makes into vector instructions).
-        if let Some(block) = bytes.get(i..i + 16)
-            && !block.iter().fold(false, |any, &b| any | needs_escape(b))
-        {
-            i += 16;
-            continue;
-        }
-        let b = bytes[i];
-        i += 1;
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        // (Every byte escaped is ASCII: it and the next are character boundaries.)
-        out.push_str(&text[start..i - 1]);
-        if escape.is_empty() {
-            out.push_str("\\u00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        } else {
-            out.push_str(escape);
-        }
-        start = i;
-    }
-    out.push_str(&text[start..]);
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads numbers back as `static/folio.js` does.
+    fn numbers_of(text: &str) -> Vec<u32> {
+        let (mut out, mut n) = (Vec::new(), 0u32);
+        for c in text.bytes() {
+            let digit = DIGITS.iter().position(|&d| d == c).unwrap() as u32;
+            if digit >= 32 {
+                n = n * 32 + (digit - 32);
+            } else {
+                out.push(n * 32 + digit);
+                n = 0;
+            }
+        }
+        out
+    }
 
     #[test]
     fn same_text_tells_every_byte() {
@@ -1642,45 +1611,6 @@ mod tests {
             let found = table.find(TermKey::of(term), term, |j| terms[j as usize]);
             assert_eq!(found, Some(i as u32), "{term:?}");
         }
-    }
-
-    #[test]
-    fn json_strings_are_escaped_as_serde_json_escapes_them() {
-        let every_ascii: String = (0u8..0x80).map(char::from).collect();
-        // Long ones too, with escapes inside and across blocks of sixteen bytes.
-        let long = format!(
-            "{}\"{}\\{}\n",
-            "a".repeat(40),
-            "é".repeat(20),
-            "b".repeat(17)
-        );
-        let late = format!("{}\t{}", "x".repeat(63), "y".repeat(33));
-        for text in [
-            &every_ascii[..],
-            "",
-            "plain",
-            "é \"q\" \\ 東京\u{7f}\u{2028}",
-            "\n\u{1}x",
-            &long,
-            &late,
-        ] {
-            assert_eq!(json(text), serde_json::to_string(text).unwrap(), "{text:?}");
-        }
-    }
-
-    /// Reads numbers back as `static/folio.js` does.
-    fn numbers_of(text: &str) -> Vec<u32> {
-        let (mut out, mut n) = (Vec::new(), 0u32);
-        for c in text.bytes() {
-            let digit = DIGITS.iter().position(|&d| d == c).unwrap() as u32;
-            if digit >= 32 {
-                n = n * 32 + (digit - 32);
-            } else {
-                out.push(n * 32 + digit);
-                n = 0;
-            }
-        }
-        out
     }
 
     #[test]

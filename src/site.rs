@@ -234,35 +234,27 @@ pub fn normalize_title(title: &str) -> String {
         // ASCII white space (the characters below 0x80 that `char::is_whitespace` takes) end
         // a word, any other run of ASCII goes in whole (lower-cased with the rest, below).
         // Any other character whole. `None`: a space.
-        let c = if b.is_ascii() {
-            if is_ascii_space(b) {
-                at += 1;
-                None
-            } else {
-                let run = bytes[at..]
-                    .iter()
-                    .position(|&b| !b.is_ascii() || is_ascii_space(b))
-                    .unwrap_or(bytes.len() - at);
-                if pending_space {
-                    out.push(b' ');
-                    pending_space = false;
-                }
-                out.extend_from_slice(&bytes[at..at + run]);
-                at += run;
-                continue;
-            }
+        let piece = if b.is_ascii() {
+            let run = bytes[at..]
+                .iter()
+                .position(|&b| !b.is_ascii() || is_ascii_space(b))
+                .unwrap_or(bytes.len() - at);
+            // An empty run: `b` is a space, passed over.
+            let start = at;
+            at += run.max(1);
+            (run > 0).then(|| TitlePiece::Ascii(&bytes[start..at]))
         } else {
             let Some(c) = title[at..].chars().next() else {
                 break;
             };
             at += c.len_utf8();
             match c {
-                '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => Some('-'),
+                '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => Some(TitlePiece::Char('-')),
                 c if c.is_whitespace() => None,
-                c => Some(c),
+                c => Some(TitlePiece::Char(c)),
             }
         };
-        let Some(c) = c else {
+        let Some(piece) = piece else {
             pending_space = !out.is_empty();
             continue;
         };
@@ -270,8 +262,13 @@ pub fn normalize_title(title: &str) -> String {
             out.push(b' ');
             pending_space = false;
         }
-        for lower in c.to_lowercase() {
-            out.extend_from_slice(lower.encode_utf8(&mut [0; 4]).as_bytes());
+        match piece {
+            TitlePiece::Ascii(run) => out.extend_from_slice(run),
+            TitlePiece::Char(c) => {
+                for lower in c.to_lowercase() {
+                    out.extend_from_slice(lower.encode_utf8(&mut [0; 4]).as_bytes());
+                }
+            }
         }
     }
     // The runs copied above lower-cased at once (the other characters went in lower-cased, and
@@ -279,6 +276,13 @@ pub fn normalize_title(title: &str) -> String {
     out.make_ascii_lowercase();
     // (Whole characters went in: the bytes are UTF-8.)
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// What [`normalize_title`] reads at once: a run of ASCII with no space in it, or any other
+/// character.
+enum TitlePiece<'a> {
+    Ascii(&'a [u8]),
+    Char(char),
 }
 
 /// `_` and the ASCII characters that `char::is_whitespace` takes: what parts the words of a
