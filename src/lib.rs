@@ -286,17 +286,6 @@ pub fn link(
     source_diagnostics.extend(site_diagnostics.into_sorted());
     timings.step("index titles");
     let severity = severity(strict);
-    // Each article's Markdown is let go as soon as its body is rendered, so that the sources
-    // and the bodies are never all held at once; the front matter stays (the positions of
-    // warnings that pages give point into it).
-    let sources: Vec<String> = site
-        .articles
-        .iter_mut()
-        .map(|a| {
-            let front_matter = a.text[..a.body_start].to_string();
-            std::mem::replace(&mut a.text, front_matter)
-        })
-        .collect();
     // In batches when the search index is made on the way, so that only one batch of texts
     // is held at a time.
     let mut search = inputs
@@ -304,20 +293,18 @@ pub fn link(
         .then(|| search::Streamed::new(inputs.scratch.clone()));
     let batch = match search {
         Some(_) => search::Streamed::BATCH,
-        None => sources.len().max(1),
+        None => site.articles.len().max(1),
     };
-    let mut bodies: Vec<RenderedBody> = Vec::with_capacity(sources.len());
-    let mut sources = sources.into_iter();
+    let mut bodies: Vec<RenderedBody> = Vec::with_capacity(site.articles.len());
     while bodies.len() < site.articles.len() {
-        let first = bodies.len();
-        let batch: Vec<String> = sources.by_ref().take(batch).collect();
-        let mut rendered: Vec<RenderedBody> = batch
+        let ids = bodies.len()..(bodies.len() + batch).min(site.articles.len());
+        let mut rendered: Vec<RenderedBody> = ids
+            .clone()
             .into_par_iter()
-            .enumerate()
-            .map(|(i, source)| {
-                let id = first + i;
+            .map(|id| {
+                let source = &site.articles[id].text;
                 let mut body = reuse(&site, id)
-                    .unwrap_or_else(|| render_body(&site, &inputs.theme, id, &source, severity));
+                    .unwrap_or_else(|| render_body(&site, &inputs.theme, id, source, severity));
                 // Stored as soon as it is made, while its HTML is still in the cache; the home
                 // page's stays (the index page shows it too).
                 if let Some(scratch) = &inputs.scratch
@@ -328,8 +315,16 @@ pub fn link(
                 Ok(body)
             })
             .collect::<Result<_, Error>>()?;
+        // Each article's Markdown is let go once its body is rendered, so that the sources and
+        // the bodies are never all held at once (and the room of one batch's sources serves
+        // the next one's bodies); the front matter stays (the positions of warnings that pages
+        // give point into it).
+        site.articles[ids.clone()].par_iter_mut().for_each(|a| {
+            a.text.truncate(a.body_start);
+            a.text.shrink_to_fit();
+        });
         if let Some(search) = &mut search {
-            search.add(&site, first, &mut rendered)?;
+            search.add(&site, ids.start, &mut rendered)?;
         }
         bodies.append(&mut rendered);
     }

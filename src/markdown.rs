@@ -619,14 +619,13 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         self.run(inner, out);
         // (The heading's end is written here, not through `run`: its text ends here too.)
         push_text(&mut self.result.text, " ");
-        out.push(Event::InlineHtml(
-            format!(
-                "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section: {label}\">#</a>",
-                id = html::escape(&id),
-                label = html::escape(&text),
-            )
-            .into(),
-        ));
+        let mut anchor = String::with_capacity(80 + id.len() + text.len());
+        anchor.push_str("<a class=\"anchor\" href=\"#");
+        html::push_escaped(&mut anchor, &id);
+        anchor.push_str("\" aria-label=\"Link to this section: ");
+        html::push_escaped(&mut anchor, &text);
+        anchor.push_str("\">#</a>");
+        out.push(Event::InlineHtml(anchor.into()));
         out.push(Event::End(TagEnd::Heading(h.level)));
         self.result.headings.push(Heading { level, id, text });
     }
@@ -646,12 +645,15 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         html::push_escaped(&mut a, &href.url);
         a.push('"');
         if let Some(class) = href.class {
-            a.push_str(&format!(" class=\"{class}\""));
+            a.push_str(" class=\"");
+            a.push_str(class);
+            a.push('"');
         }
-        match (href.tooltip, title.is_empty()) {
-            (Some(t), _) => a.push_str(&format!(" title=\"{}\"", html::escape(&t))),
-            (None, false) => a.push_str(&format!(" title=\"{}\"", html::escape(title))),
-            (None, true) => {}
+        let title = href.tooltip.or((!title.is_empty()).then_some(title));
+        if let Some(title) = title {
+            a.push_str(" title=\"");
+            html::push_escaped(&mut a, title);
+            a.push('"');
         }
         a.push('>');
         LinkOut::Resolved(a)
@@ -681,11 +683,8 @@ impl<'c, 's> BodyRenderer<'c, 's> {
         let page = target.page_path(self.cx.site);
         let (class, tooltip) = match &target {
             Target::Article(_) => (None, None),
-            Target::Ambiguous(_) => (
-                Some("ambiguous"),
-                Some("several articles have this title".to_string()),
-            ),
-            Target::Missing(_) => (Some("new"), Some("not written yet".to_string())),
+            Target::Ambiguous(_) => (Some("ambiguous"), Some("several articles have this title")),
+            Target::Missing(_) => (Some("new"), Some("not written yet")),
         };
         let fragment = if matches!(target, Target::Article(_)) {
             anchor
@@ -846,7 +845,7 @@ struct HeadingStart<'a> {
 struct Href {
     url: String,
     class: Option<&'static str>,
-    tooltip: Option<String>,
+    tooltip: Option<&'static str>,
 }
 
 impl Href {
@@ -862,7 +861,7 @@ impl Href {
         Href {
             url: dest.to_string(),
             class: Some("broken"),
-            tooltip: Some("broken link".into()),
+            tooltip: Some("broken link"),
         }
     }
 }

@@ -365,19 +365,21 @@ pub fn infobox_html(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> String {
     let template = match &infobox.template {
-        Some(name) if theme.has_template(&format!("infobox/{name}.html")) => {
-            format!("infobox/{name}.html")
-        }
         Some(name) => {
-            diagnostics.push(Diagnostic::warning_at(
-                &article.display_path,
-                &article.text,
-                infobox.template_offset,
-                format!(
-                    "no infobox template `templates/infobox/{name}.html`; using the generic infobox"
-                ),
-            ));
-            "infobox/generic.html".to_string()
+            let template = format!("infobox/{name}.html");
+            if theme.has_template(&template) {
+                template
+            } else {
+                diagnostics.push(Diagnostic::warning_at(
+                    &article.display_path,
+                    &article.text,
+                    infobox.template_offset,
+                    format!(
+                        "no infobox template `templates/{template}`; using the generic infobox"
+                    ),
+                ));
+                "infobox/generic.html".to_string()
+            }
         }
         None => "infobox/generic.html".to_string(),
     };

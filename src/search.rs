@@ -947,10 +947,15 @@ fn cut_context(text: &str, at: u32) -> Option<&str> {
     Some(&text[start..end])
 }
 
-/// The contexts of an article's rare terms as a JSON object, each cut from `text` (the body
-/// text) now or before.
-fn contexts<'t>(text: &str, terms: impl IntoIterator<Item = (&'t str, Context<'t>)>) -> String {
-    let mut out = String::from("{");
+/// Appends the contexts of an article's rare terms as a JSON object, each cut from `text` (the
+/// body text) now or before.
+fn push_contexts<'t>(
+    out: &mut String,
+    text: &str,
+    terms: impl IntoIterator<Item = (&'t str, Context<'t>)>,
+) {
+    out.push('{');
+    let mut first = true;
     for (term, context) in terms {
         let context = match context {
             Context::At(at) => cut_context(text, at),
@@ -959,25 +964,41 @@ fn contexts<'t>(text: &str, terms: impl IntoIterator<Item = (&'t str, Context<'t
         let Some(context) = context else {
             continue;
         };
-        if out.len() > 1 {
+        if !first {
             out.push(',');
         }
-        push_json(&mut out, term);
+        first = false;
+        push_json(out, term);
         out.push(':');
-        push_json(&mut out, context);
+        push_json(out, context);
     }
     out.push('}');
-    out
+}
+
+/// The first `limit` characters of `text` (all of it if it has no more). Counted in runs of
+/// bytes, each no longer than the characters still wanted (a byte starts at most one
+/// character): the count of a run is a count of the bytes that start a character, which the
+/// compiler does many at a time, where stepping through the characters decodes each.
+fn first_chars(text: &str, limit: usize) -> &str {
+    let bytes = text.as_bytes();
+    let (mut end, mut chars) = (0, 0);
+    while chars < limit && end < bytes.len() {
+        let run = &bytes[end..bytes.len().min(end + limit - chars)];
+        // Continuation bytes (0b10xxxxxx) are the only ones below -64 as signed bytes.
+        chars += run.iter().filter(|&&b| b as i8 >= -64).count();
+        end += run.len();
+    }
+    // The last character counted may go on past the run.
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    &text[..end]
 }
 
 /// The start of an article's entry in its text shard: `description, [[id, heading]...], text`.
 fn text_entry(site: &Site, body: &RenderedBody, id: usize) -> String {
     let article = &site.articles[id];
-    let text = body.text.trim();
-    let kept = text
-        .char_indices()
-        .nth(TEXT_LIMIT)
-        .map_or(text, |(end, _)| &text[..end]);
+    let kept = first_chars(body.text.trim(), TEXT_LIMIT);
     let mut entry = String::with_capacity(kept.len() + 64 * body.headings.len() + 256);
     push_json(&mut entry, &article.description);
     entry.push_str(",[");
@@ -1047,23 +1068,34 @@ fn merge_batch<'b>(
 
 /// `search/titles.js`: every article's title and page, and the shard keys.
 fn titles_file(site: &Site, ids: &[ArticleId], keys: impl Iterator<Item = String>) -> String {
-    let keys: Vec<String> = keys.map(|k| json(&k)).collect();
-    let titles: Vec<String> = ids
+    // Made in room of about its size, each title and page path escaped straight into it.
+    let size: usize = ids
         .iter()
-        .map(|&id| {
-            let article = &site.articles[id];
-            format!(
-                "[{},{}]",
-                json(&article.title),
-                json(&format!("{}.html", article.page_path))
-            )
-        })
-        .collect();
-    format!(
-        "window.folioSearch&&folioSearch.receive(\"titles\",{{\"titles\":[{}],\"shards\":[{}]}});\n",
-        titles.join(","),
-        keys.join(",")
-    )
+        .map(|&id| site.title(id).len() + site.page_path(id).len() + 16)
+        .sum();
+    let mut file = String::with_capacity(size + 128);
+    file.push_str("window.folioSearch&&folioSearch.receive(\"titles\",{\"titles\":[");
+    for (i, &id) in ids.iter().enumerate() {
+        if i > 0 {
+            file.push(',');
+        }
+        file.push('[');
+        push_json(&mut file, site.title(id));
+        file.push(',');
+        // The page path and `.html` as one JSON string.
+        push_json(&mut file, site.page_path(id));
+        file.pop();
+        file.push_str(".html\"]");
+    }
+    file.push_str("],\"shards\":[");
+    for (i, key) in keys.enumerate() {
+        if i > 0 {
+            file.push(',');
+        }
+        push_json(&mut file, &key);
+    }
+    file.push_str("]});\n");
+    file
 }
 
 /// One article's entry in its text shard: its start, then the contexts of its rare terms
@@ -1073,15 +1105,29 @@ fn text_item<'t>(
     text: &str,
     rare: impl IntoIterator<Item = (&'t str, Context<'t>)>,
 ) -> String {
-    format!("[{entry},{}]", contexts(text, rare))
+    let mut item = String::with_capacity(entry.len() + 256);
+    item.push('[');
+    item.push_str(entry);
+    item.push(',');
+    push_contexts(&mut item, text, rare);
+    item.push(']');
+    item
 }
 
 /// Text shard `n` from its articles' entries.
 fn text_file(n: usize, items: &[String]) -> String {
-    format!(
-        "window.folioSearch&&folioSearch.receive(\"d-{n}\",[{}]);\n",
-        items.join(",")
-    )
+    let mut file = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 64);
+    file.push_str("window.folioSearch&&folioSearch.receive(\"d-");
+    file.push_str(&n.to_string());
+    file.push_str("\",[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            file.push(',');
+        }
+        file.push_str(item);
+    }
+    file.push_str("]);\n");
+    file
 }
 
 /// Writes every file of the index from its postings; `item` makes an article's text shard
@@ -1409,13 +1455,6 @@ impl LiveIndex {
     }
 }
 
-/// `text` as a JSON string.
-fn json(text: &str) -> String {
-    let mut out = String::new();
-    push_json(&mut out, text);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1521,6 +1560,49 @@ mod tests {
         }
         if !word.is_empty() {
             f(&word, word_start);
+        }
+    }
+
+    #[test]
+    fn snippets_keep_the_first_characters_whatever_their_lengths_in_bytes() {
+        fn reference(text: &str, limit: usize) -> &str {
+            let end = text
+                .char_indices()
+                .nth(limit)
+                .map_or(text.len(), |(at, _)| at);
+            &text[..end]
+        }
+        let pieces = ["a", "é", "東", "😀", " ", "\u{301}", "ab"];
+        let texts = crate::testing::drawn(&pieces, 500, 40);
+        for text in texts.iter().map(String::as_str).chain(["", "a", "é"]) {
+            for limit in [0, 1, 2, 3, 7, 8, 16, 39, 40, 41, 200] {
+                assert_eq!(
+                    first_chars(text, limit),
+                    reference(text, limit),
+                    "{text:?}, {limit}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn eight_bytes_are_classified_as_the_byte_table_has_them() {
+        // Every byte value at every place among bytes of each class.
+        for fill in [b'a', b'Q', b'7', b' ', b'@', 0xc3] {
+            for b in 0..=255u8 {
+                for place in 0..8 {
+                    let mut eight = [fill; 8];
+                    eight[place] = b;
+                    let (word, upper) = classify(u64::from_le_bytes(eight));
+                    for (i, &byte) in eight.iter().enumerate() {
+                        let class = BYTE_CLASS[byte as usize];
+                        let bit = |mask: u64| mask >> (8 * i + 7) & 1 == 1;
+                        assert_eq!(bit(word), class & WORD != 0, "{byte:#x} in {eight:?}");
+                        assert_eq!(bit(upper), class & CASED != 0, "{byte:#x} in {eight:?}");
+                        assert_eq!((word | upper) & !HIGH_BITS, 0);
+                    }
+                }
+            }
         }
     }
 
