@@ -295,14 +295,24 @@ pub fn link(
         Some(_) => search::Streamed::BATCH,
         None => site.articles.len().max(1),
     };
+    // Each article's Markdown is taken for its render and cut down to its front matter as soon
+    // as its body is rendered, so that the sources and the bodies are never all held at once
+    // (and the room of the sources serves the bodies); the front matter goes back to the
+    // article (the positions of warnings that pages give point into it).
+    let mut sources: Vec<String> = site
+        .articles
+        .iter_mut()
+        .map(|a| std::mem::take(&mut a.text))
+        .collect();
     let mut bodies: Vec<RenderedBody> = Vec::with_capacity(site.articles.len());
     while bodies.len() < site.articles.len() {
-        let ids = bodies.len()..(bodies.len() + batch).min(site.articles.len());
-        let mut rendered: Vec<RenderedBody> = ids
-            .clone()
-            .into_par_iter()
-            .map(|id| {
-                let source = &site.articles[id].text;
+        let first = bodies.len();
+        let end = (first + batch).min(site.articles.len());
+        let rendered: Vec<(RenderedBody, String)> = sources[first..end]
+            .par_iter_mut()
+            .enumerate()
+            .map(|(i, source)| {
+                let id = first + i;
                 let mut body = reuse(&site, id)
                     .unwrap_or_else(|| render_body(&site, &inputs.theme, id, source, severity));
                 // Stored as soon as it is made, while its HTML is still in the cache; the home
@@ -312,19 +322,22 @@ pub fn link(
                 {
                     body.store_html(scratch)?;
                 }
-                Ok(body)
+                let mut front_matter = std::mem::take(source);
+                front_matter.truncate(site.articles[id].body_start);
+                front_matter.shrink_to_fit();
+                Ok((body, front_matter))
             })
             .collect::<Result<_, Error>>()?;
-        // Each article's Markdown is let go once its body is rendered, so that the sources and
-        // the bodies are never all held at once (and the room of one batch's sources serves
-        // the next one's bodies); the front matter stays (the positions of warnings that pages
-        // give point into it).
-        site.articles[ids.clone()].par_iter_mut().for_each(|a| {
-            a.text.truncate(a.body_start);
-            a.text.shrink_to_fit();
-        });
+        let mut rendered: Vec<RenderedBody> = rendered
+            .into_iter()
+            .zip(&mut site.articles[first..end])
+            .map(|((body, front_matter), article)| {
+                article.text = front_matter;
+                body
+            })
+            .collect();
         if let Some(search) = &mut search {
-            search.add(&site, ids.start, &mut rendered)?;
+            search.add(&site, first, &mut rendered)?;
         }
         bodies.append(&mut rendered);
     }
@@ -481,8 +494,15 @@ pub(crate) fn render_body(
     if let Some(infobox) = &article.infobox {
         let (view, links) = infobox::render(article, infobox, &cx);
         body.links.extend(links);
-        body.infobox_html =
-            render::infobox_html(site, theme, article, infobox, &view, &mut body.diagnostics);
+        body.infobox_html = render::infobox_html(
+            site,
+            theme,
+            article,
+            source,
+            infobox,
+            &view,
+            &mut body.diagnostics,
+        );
     }
     body
 }

@@ -355,11 +355,13 @@ fn page_context<T: Serialize>(
 
 /// An article's infobox as HTML, through the theme's `infobox/NAME.html` for its template, or
 /// the generic one (with a warning when the theme has no template of that name). Made as the
-/// body is rendered: the pages keep this HTML, not the view.
+/// body is rendered: the pages keep this HTML, not the view. `text` is the article's file, which
+/// the infobox's positions point into.
 pub fn infobox_html(
     site: &Site,
     theme: &Theme,
     article: &Article,
+    text: &str,
     infobox: &Infobox,
     view: &InfoboxView,
     diagnostics: &mut Vec<Diagnostic>,
@@ -372,7 +374,7 @@ pub fn infobox_html(
             } else {
                 diagnostics.push(Diagnostic::warning_at(
                     &article.display_path,
-                    &article.text,
+                    text,
                     infobox.template_offset,
                     format!(
                         "no infobox template `templates/{template}`; using the generic infobox"
