@@ -21,7 +21,7 @@ pub fn path_segment(text: &str) -> String {
     for c in folded.chars() {
         let c = c.to_ascii_lowercase();
         if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
-            out.push(c);
+            out.push(c.to_ascii_lowercase());
         } else if !out.is_empty() && !out.ends_with('-') {
             out.push('-');
         }
@@ -44,7 +44,10 @@ pub fn path_segment(text: &str) -> String {
 pub fn heading_id(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.trim().chars() {
-        if c.is_alphanumeric() || c == '_' {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            // (As most are: no table of case mappings to look in.)
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
         } else if (c.is_whitespace() || c == '-') && !out.ends_with('-') {
             out.push('-');
@@ -76,7 +79,8 @@ pub fn title_from_stem(stem: &str) -> String {
 /// `history-1`, and an id never repeats one the page already used.
 #[derive(Debug, Default)]
 pub struct IdAllocator {
-    used: std::collections::HashSet<String>,
+    /// (Ids of one page, from its own headings: a quick hash is enough.)
+    used: rustc_hash::FxHashSet<String>,
 }
 
 impl IdAllocator {
@@ -126,6 +130,31 @@ mod tests {
     #[test]
     fn path_segment_transliterates_other_scripts() {
         assert_eq!(path_segment("北京"), "bei-jing");
+    }
+
+    #[test]
+    fn heading_ids_follow_the_rules_a_character_at_a_time() {
+        fn reference(text: &str) -> String {
+            let mut out = String::new();
+            for c in text.trim().chars() {
+                if c.is_alphanumeric() || c == '_' {
+                    out.extend(c.to_lowercase());
+                } else if (c.is_whitespace() || c == '-') && !out.ends_with('-') {
+                    out.push('-');
+                }
+            }
+            match out.trim_matches('-') {
+                "" => "section".into(),
+                trimmed => trimmed.into(),
+            }
+        }
+        let pieces = [
+            "a", "Z", "9", "_", "-", " ", "\u{b}", "\t", "'", "é", "É", "\u{212a}", "İ", "历", "—",
+            "\u{a0}", "ß", "Σ",
+        ];
+        for text in crate::testing::drawn(&pieces, 2000, 10) {
+            assert_eq!(heading_id(&text), reference(&text), "{text:?}");
+        }
     }
 
     #[test]
