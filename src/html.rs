@@ -12,23 +12,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Appends `text` to `out`, escaped.
+/// Appends `text` to `out`, escaped (by pulldown-cmark's escaping, which looks for the five
+/// characters many bytes at a time).
 pub fn push_escaped(out: &mut String, text: &str) {
-    let mut last = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let replacement = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&#39;",
-            _ => continue,
-        };
-        out.push_str(&text[last..i]);
-        out.push_str(replacement);
-        last = i + 1;
-    }
-    out.push_str(&text[last..]);
+    // (Writing into a `String` does not fail.)
+    let _ = pulldown_cmark_escape::escape_html(&mut *out, text);
 }
 
 /// Whether a URL's scheme could run code in the reader's browser (`javascript:`, `data:`,
@@ -109,6 +97,33 @@ pub fn push_json(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping_replaces_the_five_characters_and_keeps_everything_else() {
+        let reference = |text: &str| -> String {
+            text.chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_string(),
+                    '<' => "&lt;".to_string(),
+                    '>' => "&gt;".to_string(),
+                    '"' => "&quot;".to_string(),
+                    '\'' => "&#39;".to_string(),
+                    c => c.to_string(),
+                })
+                .collect()
+        };
+        let pieces = [
+            "a", "&", "<", ">", "\"", "'", "é", "東", " ", "\n", "=", "&amp;",
+        ];
+        // Short texts and ones longer than the sixteen bytes read at once.
+        let mut texts = crate::testing::drawn(&pieces, 1000, 8);
+        texts.extend(crate::testing::drawn(&pieces, 300, 60));
+        for text in &texts {
+            let mut out = String::from("kept");
+            push_escaped(&mut out, text);
+            assert_eq!(out, format!("kept{}", reference(text)), "{text:?}");
+        }
+    }
 
     #[test]
     fn escape_neutralises_markup_and_quotes() {
