@@ -63,10 +63,11 @@ struct Counter<'a> {
 }
 
 impl Counter<'_> {
-    fn write(&self, rel: &str, text: &str) -> Result<(), Error> {
-        self.size.fetch_add(text.len(), Ordering::Relaxed);
+    fn write(&self, rel: &str, text: &(impl AsRef<[u8]> + ?Sized)) -> Result<(), Error> {
+        let bytes = text.as_ref();
+        self.size.fetch_add(bytes.len(), Ordering::Relaxed);
         self.files.fetch_add(1, Ordering::Relaxed);
-        self.sink.write(rel, text.as_bytes())
+        self.sink.write(rel, bytes)
     }
 }
 
@@ -371,7 +372,20 @@ pub fn terms(text: &str) -> Vec<String> {
 const DIGITS: &[u8; 64] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
 
 /// Appends `n` in the digits of [`DIGITS`].
-fn push_number(out: &mut String, mut n: u32) {
+fn push_number(out: &mut Vec<u8>, n: u32) {
+    // Most numbers of a shard (a posting's count and flags, the gap to the next article of a
+    // common term) take one or two digits: pushed as they are.
+    if n < 32 {
+        out.push(DIGITS[n as usize]);
+    } else if n < 32 * 32 {
+        out.extend_from_slice(&[DIGITS[32 + (n >> 5) as usize], DIGITS[(n & 31) as usize]]);
+    } else {
+        push_long_number(out, n);
+    }
+}
+
+/// [`push_number`] for numbers of three digits or more.
+fn push_long_number(out: &mut Vec<u8>, mut n: u32) {
     let mut digits = [0u8; 7];
     let mut at = digits.len() - 1;
     digits[at] = DIGITS[(n & 31) as usize];
@@ -381,7 +395,7 @@ fn push_number(out: &mut String, mut n: u32) {
         digits[at] = DIGITS[32 + (n & 31) as usize];
         n >>= 5;
     }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The shard a term lives in: its first two characters.
@@ -850,7 +864,7 @@ impl Partition {
     }
 
     /// The shard file of one key, from its terms (indices into `terms`, sorted by term).
-    fn shard_text(&self, key: &str, terms: &[usize]) -> String {
+    fn shard_text(&self, key: &str, terms: &[usize]) -> Vec<u8> {
         let file = shard_file(key);
         let name = &file["search/".len()..file.len() - ".js".len()];
         // Made in room of about its size (a posting takes up to 14 bytes, most 2 to 4), not
@@ -859,17 +873,22 @@ impl Partition {
             .iter()
             .map(|&t| self.terms[t].len as usize + 6 + 4 * self.terms[t].postings.len())
             .sum();
-        let mut out = String::with_capacity(size + 64);
-        out.push_str("window.folioSearch&&folioSearch.receive(");
-        push_json(&mut out, name);
-        out.push_str(",{");
+        let mut out = Vec::with_capacity(size + 64);
+        // The names in JSON, the postings' digits as they are (bytes: each is ASCII).
+        let mut json = String::new();
+        push_json(&mut json, name);
+        out.extend_from_slice(b"window.folioSearch&&folioSearch.receive(");
+        out.extend_from_slice(json.as_bytes());
+        out.extend_from_slice(b",{");
         for (i, &t) in terms.iter().enumerate() {
             let entry = &self.terms[t];
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            push_json(&mut out, self.term(entry));
-            out.push_str(":\"");
+            json.clear();
+            push_json(&mut json, self.term(entry));
+            out.extend_from_slice(json.as_bytes());
+            out.extend_from_slice(b":\"");
             let mut last = 0u32;
             for (doc, packed) in entry.postings.iter() {
                 // Delta-coded article number, then the count and flags packed in one number.
@@ -877,9 +896,9 @@ impl Partition {
                 push_number(&mut out, packed);
                 last = doc;
             }
-            out.push('"');
+            out.push(b'"');
         }
-        out.push_str("});\n");
+        out.extend_from_slice(b"});\n");
         out
     }
 
@@ -1700,21 +1719,29 @@ mod tests {
         let mut numbers: Vec<u32> = vec![0, 1, 31, 32, 33, 1023, 1024, u32::MAX];
         // Numbers of every length from 0 to 32 bits.
         numbers.extend((0..2000u64).map(|i| ((i * 2_654_435_761) % (1 << (i % 33))) as u32));
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         for &n in &numbers {
-            push_number(&mut text, n);
+            push_number(&mut bytes, n);
         }
+        let text = String::from_utf8(bytes).unwrap();
         assert_eq!(numbers_of(&text), numbers);
         // Every digit is one of the characters a JSON or JavaScript string keeps as it is.
         assert!(
             text.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
-        let mut small = String::new();
+        let mut small = Vec::new();
         [0, 31, 32, 1025]
             .iter()
             .for_each(|&n| push_number(&mut small, n));
-        assert_eq!(small, "0vx0xw1");
+        assert_eq!(small, b"0vx0xw1");
+        // The one- and two-digit numbers, pushed whole, are written as the long way writes them.
+        for n in 0..2048 {
+            let (mut short, mut long) = (Vec::new(), Vec::new());
+            push_number(&mut short, n);
+            push_long_number(&mut long, n);
+            assert_eq!(short, long, "{n}");
+        }
     }
 
     #[test]
