@@ -74,7 +74,8 @@ pub struct Infobox {
     pub template: Option<String>,
     /// Where `template`'s value stands in the file.
     pub template_offset: usize,
-    /// Every other key, in the author's order.
+    /// Every other key, in the author's order. Emptied once the article's body is rendered
+    /// ([`crate::link`]): its infobox HTML holds them from then on.
     pub fields: Vec<InfoboxField>,
 }
 

@@ -333,6 +333,11 @@ pub fn link(
             .zip(&mut site.articles[first..end])
             .map(|((body, front_matter), article)| {
                 article.text = front_matter;
+                // The infobox's values are in its HTML now (a tenth of what an article holds
+                // besides its Markdown): their room serves the bodies still to render.
+                if let Some(infobox) = &mut article.infobox {
+                    infobox.fields = Vec::new();
+                }
                 body
             })
             .collect();

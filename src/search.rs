@@ -188,7 +188,8 @@ fn for_each_keyed_term(text: &str, mut f: impl FnMut(&str, TermKey, usize)) {
                     push_ascii_folded(&mut folded, &text[start..end]);
                     f(&folded, key, start);
                 }
-                at = end;
+                // The byte after it is a separator: passed over here, not read again.
+                at = end + 1;
                 continue 'terms;
             }
             if upper & keep != 0 {
