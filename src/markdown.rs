@@ -321,6 +321,8 @@ pub fn render_body(
     result.html.shrink_to_fit();
     result.text.shrink_to_fit();
     result.links.shrink_to_fit();
+    result.headings.shrink_to_fit();
+    result.see_also.shrink_to_fit();
     result
 }
 
