@@ -21,7 +21,7 @@ pub fn path_segment(text: &str) -> String {
     for c in folded.chars() {
         let c = c.to_ascii_lowercase();
         if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
-            out.push(c.to_ascii_lowercase());
+            out.push(c);
         } else if !out.is_empty() && !out.ends_with('-') {
             out.push('-');
         }
