@@ -98,21 +98,17 @@ fn is_cjk(c: char) -> bool {
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
 }
 
-/// What a byte is to [`for_each_term`]: bits, so that a word's classes can be or-ed together
-/// (every ASCII letter or digit has `WORD`, an upper-case letter also `CASED`).
+/// What a byte is to [`for_each_term`]: a separator (ASCII, neither letter nor digit), part of
+/// an ASCII word, or not ASCII (read a character at a time).
 const SEPARATOR: u8 = 0;
 const WORD: u8 = 1;
-const CASED: u8 = 2;
-const LOWER_OR_DIGIT: u8 = WORD;
-const UPPER: u8 = WORD | CASED;
-const NOT_ASCII: u8 = 4;
+const NOT_ASCII: u8 = 2;
 const BYTE_CLASS: [u8; 256] = {
     let mut class = [SEPARATOR; 256];
     let mut b = 0;
     while b < 256 {
         class[b] = match b as u8 {
-            b'a'..=b'z' | b'0'..=b'9' => LOWER_OR_DIGIT,
-            b'A'..=b'Z' => UPPER,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => WORD,
             0x80.. => NOT_ASCII,
             _ => SEPARATOR,
         };
@@ -129,6 +125,8 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str, usize)) {
 
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// The bit that sets an ASCII letter in lower case, in each byte.
+const CASE_BITS: u64 = 0x2020_2020_2020_2020;
 
 /// The high bit of each byte of `x` (all below 0x80) that is at least `c` (at most 0x80).
 #[inline]
@@ -137,89 +135,159 @@ fn at_least(x: u64, c: u8) -> u64 {
     (x + LOW_BITS * (0x80 - c as u64)) & HIGH_BITS
 }
 
-/// Eight bytes read at once: the high bit of each that is an ASCII letter or digit, and of
-/// each that is an upper-case ASCII letter.
+/// Eight bytes read at once: the high bit of each that is an ASCII letter or digit.
 #[inline]
-fn classify(x: u64) -> (u64, u64) {
-    let ascii = !x & HIGH_BITS;
-    let y = x & !HIGH_BITS;
-    let digit = at_least(y, b'0') & !at_least(y, b'9' + 1);
-    let upper = at_least(y, b'A') & !at_least(y, b'Z' + 1) & ascii;
-    let lower = at_least(y, b'a') & !at_least(y, b'z' + 1);
-    ((digit | upper | lower) & ascii, upper)
+fn ascii_word_bytes(x: u64) -> u64 {
+    let low = x & !HIGH_BITS;
+    // Setting 0x20 puts upper-case letters on lower-case ones, and no other byte there.
+    let folded = low | CASE_BITS;
+    let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
+    let digit = at_least(low, b'0') & !at_least(low, b'9' + 1);
+    (letter | digit) & !x & HIGH_BITS
+}
+
+/// The high bits of eight bytes gathered into eight bits, the first byte's lowest: the bit
+/// of byte `i` (at `8i + 7`, shifted down to `8i`) is multiplied up to `56 + i`, and no two
+/// products meet.
+#[inline]
+fn gather_high_bits(x: u64) -> u64 {
+    ((x & HIGH_BITS) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Sixty-four bytes read at once: a bit for each that is an ASCII letter or digit, and one
+/// for each that is not ASCII (byte `i`'s is bit `i`).
+#[inline]
+fn classify_block(block: &[u8; 64]) -> (u64, u64) {
+    let (eights, _) = block.as_chunks::<8>();
+    let (mut word, mut any) = (0, 0);
+    for (i, eight) in eights.iter().enumerate() {
+        let x = u64::from_le_bytes(*eight);
+        any |= x;
+        word |= gather_high_bits(ascii_word_bytes(x)) << (8 * i);
+    }
+    let mut not_ascii = 0;
+    if any & HIGH_BITS != 0 {
+        for (i, eight) in eights.iter().enumerate() {
+            not_ascii |= gather_high_bits(u64::from_le_bytes(*eight)) << (8 * i);
+        }
+    }
+    (word, not_ascii)
 }
 
 /// [`for_each_term`], also handing over each term's [`TermKey`].
 ///
-/// Most words are ASCII. A word is read eight bytes at a time, each eight as one number
-/// classified at once; the last few bytes of the text a byte at a time through a table. A word
-/// shorter than eight bytes, before an ASCII separator, is handed over with its key made from
-/// that number (lower-cased by setting one bit in each upper-case letter). Words already in
-/// lower case are handed over as slices of `text`, others folded into a buffer. A run with any
-/// other character in it is read a character at a time up to the next ASCII separator.
+/// The text is read 64 bytes at a time: each eight as one number, classified at once, into
+/// a bit per byte (the last few bytes of the text padded with separators). A run of
+/// non-separators is then found in a block with two bit counts. A run of ASCII letters and
+/// digits is one term, handed over as a slice of `text` if already in lower case (a short
+/// one with its key made from the bytes at hand); a run with any other byte in it is read a
+/// character at a time. A run that reaches the end of a block is read again from its start
+/// in the next one, unless it fills the whole block (then it is read a byte at a time).
 fn for_each_keyed_term(text: &str, mut f: impl FnMut(&str, TermKey, usize)) {
     let bytes = text.as_bytes();
     let mut folded = String::new();
     let mut at = 0;
-    'terms: while at < bytes.len() {
-        if BYTE_CLASS[bytes[at] as usize] == SEPARATOR {
-            at += 1;
-            continue;
-        }
-        let start = at;
-        let mut classes = 0;
-        while let Some(&eight) = bytes[at..].first_chunk::<8>() {
-            let x = u64::from_le_bytes(eight);
-            let (word, upper) = classify(x);
-            let len = (!word & HIGH_BITS).trailing_zeros() as usize / 8;
-            let keep = if len == 8 {
-                u64::MAX
-            } else {
-                (1u64 << (8 * len)) - 1
-            };
-            if at == start && len < 8 && bytes[at + len] < 0x80 {
-                // A short word, before an ASCII separator: its key is these bytes.
-                let end = start + len;
-                let key = TermKey((x | upper >> 2) & keep | (len as u64) << 56);
-                if upper & keep == 0 {
-                    f(&text[start..end], key, start);
-                } else {
-                    folded.clear();
-                    push_ascii_folded(&mut folded, &text[start..end]);
-                    f(&folded, key, start);
+    while at < bytes.len() {
+        // NUL bytes (separators) after the text's last bytes.
+        let mut padded = [0; 64];
+        let block = match bytes[at..].first_chunk::<64>() {
+            Some(block) => block,
+            None => {
+                padded[..bytes.len() - at].copy_from_slice(&bytes[at..]);
+                &padded
+            }
+        };
+        let (word, not_ascii) = classify_block(block);
+        let mut runs = word | not_ascii;
+        at = loop {
+            if runs == 0 {
+                break at + 64;
+            }
+            let start = runs.trailing_zeros() as usize;
+            let len = (!(runs >> start)).trailing_zeros() as usize;
+            let end = start + len;
+            if end == 64 {
+                if start > 0 {
+                    break at + start;
                 }
-                // The byte after it is a separator: passed over here, not read again.
-                at = end + 1;
-                continue 'terms;
+                // A run of 64 bytes or more.
+                let end = bytes[at..]
+                    .iter()
+                    .position(|&b| BYTE_CLASS[b as usize] == SEPARATOR)
+                    .map_or(bytes.len(), |len| at + len);
+                if bytes[at..end].is_ascii() {
+                    ascii_term(text, at, end, &mut folded, &mut f);
+                } else {
+                    read_mixed(text, at, &mut folded, &mut |t, p| f(t, TermKey::of(t), p));
+                }
+                break end;
             }
-            if upper & keep != 0 {
-                classes |= CASED;
+            let run = (u64::MAX >> (64 - len)) << start;
+            if not_ascii & run == 0 {
+                ascii_term(text, at + start, at + end, &mut folded, &mut f);
+            } else {
+                read_mixed(text, at + start, &mut folded, &mut |t, p| {
+                    f(t, TermKey::of(t), p)
+                });
             }
-            at += len;
-            if len < 8 {
-                break;
+            runs &= u64::MAX << end;
+        };
+    }
+}
+
+/// Whether a word of eight or more ASCII letters and digits has an upper-case letter: the
+/// only such bytes without the case bit, read eight at a time.
+fn has_upper_case(word: &[u8]) -> bool {
+    let (eights, _) = word.as_chunks::<8>();
+    let last = word
+        .last_chunk::<8>()
+        .map_or(0, |last| !u64::from_le_bytes(*last));
+    let missing = eights
+        .iter()
+        .fold(last, |missing, eight| missing | !u64::from_le_bytes(*eight));
+    missing & CASE_BITS != 0
+}
+
+/// Hands `text[start..end]` (ASCII letters and digits, the whole run) to `f`, folded, with
+/// its key: a short term's made from its bytes, read as one number.
+#[inline(always)]
+fn ascii_term(
+    text: &str,
+    start: usize,
+    end: usize,
+    folded: &mut String,
+    f: &mut impl FnMut(&str, TermKey, usize),
+) {
+    let word = &text[start..end];
+    let len = end - start;
+    if len < 8 {
+        // As `TermKey::of` makes it: the bytes (here lower-cased), zeros, the length on top.
+        let eight = match text.as_bytes()[start..].first_chunk::<8>() {
+            Some(eight) => *eight,
+            None => {
+                let mut eight = [0; 8];
+                eight[..len].copy_from_slice(word.as_bytes());
+                eight
             }
-        }
-        while at < bytes.len() {
-            let class = BYTE_CLASS[bytes[at] as usize];
-            if class & WORD == 0 {
-                break;
-            }
-            classes |= class;
-            at += 1;
-        }
-        if at < bytes.len() && BYTE_CLASS[bytes[at] as usize] == NOT_ASCII {
-            at = read_mixed(text, start, &mut folded, &mut |term, at| {
-                f(term, TermKey::of(term), at)
-            });
-        } else if classes & CASED == 0 {
-            let term = &text[start..at];
-            f(term, TermKey::of(term), start);
+        };
+        let keep = (1u64 << (8 * len)) - 1;
+        let bytes = u64::from_le_bytes(eight) & keep;
+        // Digits have the case bit already.
+        let lower = bytes | CASE_BITS & keep;
+        let key = TermKey(lower | (len as u64) << 56);
+        if lower == bytes {
+            f(word, key, start);
         } else {
             folded.clear();
-            push_ascii_folded(&mut folded, &text[start..at]);
-            f(&folded, TermKey::of(&folded), start);
+            push_ascii_folded(folded, word);
+            f(folded, key, start);
         }
+    } else if has_upper_case(word.as_bytes()) {
+        folded.clear();
+        push_ascii_folded(folded, word);
+        f(folded, TermKey::of(folded), start);
+    } else {
+        f(word, TermKey::of(word), start);
     }
 }
 
@@ -1608,22 +1676,34 @@ mod tests {
     }
 
     #[test]
-    fn eight_bytes_are_classified_as_the_byte_table_has_them() {
+    fn blocks_are_classified_as_the_byte_table_has_them() {
         // Every byte value at every place among bytes of each class.
         for fill in [b'a', b'Q', b'7', b' ', b'@', 0xc3] {
             for b in 0..=255u8 {
-                for place in 0..8 {
-                    let mut eight = [fill; 8];
-                    eight[place] = b;
-                    let (word, upper) = classify(u64::from_le_bytes(eight));
-                    for (i, &byte) in eight.iter().enumerate() {
+                for place in 0..64 {
+                    let mut block = [fill; 64];
+                    block[place] = b;
+                    let (word, not_ascii) = classify_block(&block);
+                    for (i, &byte) in block.iter().enumerate() {
                         let class = BYTE_CLASS[byte as usize];
-                        let bit = |mask: u64| mask >> (8 * i + 7) & 1 == 1;
-                        assert_eq!(bit(word), class & WORD != 0, "{byte:#x} in {eight:?}");
-                        assert_eq!(bit(upper), class & CASED != 0, "{byte:#x} in {eight:?}");
-                        assert_eq!((word | upper) & !HIGH_BITS, 0);
+                        let bit = |mask: u64| mask >> i & 1 == 1;
+                        assert_eq!(bit(word), class == WORD, "{byte:#x} at {i} in {block:?}");
+                        assert_eq!(bit(not_ascii), class == NOT_ASCII, "{byte:#x} at {i}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn upper_case_is_found_in_words_of_every_length_from_eight() {
+        for len in 8..40 {
+            let word = "a1".repeat(len)[..len].to_string();
+            assert!(!has_upper_case(word.as_bytes()), "{word}");
+            for at in 0..len {
+                let mut upper = word.clone().into_bytes();
+                upper[at] = b'Q';
+                assert!(has_upper_case(&upper), "{upper:?}");
             }
         }
     }
@@ -1675,12 +1755,13 @@ mod tests {
         // Short texts, and long ones, whose runs cross the reader's eight-byte reads.
         let mut drawn = crate::testing::drawn(&pieces, 2000, 12);
         drawn.extend(crate::testing::drawn(&pieces, 300, 120));
-        // Runs that end just before, at and after multiples of eight bytes, or are long.
+        // Runs that end just before, at and after multiples of eight and 64 bytes, or are longer.
         for len in [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200] {
             for lead in ["", " ", "x ", "é ", "a\u{301} "] {
                 for tail in ["", " z", "é", "É z", ",東"] {
                     drawn.push(format!("{lead}{}{tail}", "aB3".repeat(len).split_at(len).0));
                     drawn.push(format!("{lead}{}{tail}", "q".repeat(len)));
+                    drawn.push(format!("{lead}é{}{tail}", "Qz".repeat(len)));
                     drawn.push(format!("{}é{tail}", " ".repeat(len)));
                 }
             }
