@@ -1752,7 +1752,7 @@ mod tests {
             "×",
             "\u{7ff}",
         ];
-        // Short texts, and long ones, whose runs cross the reader's eight-byte reads.
+        // Short texts, and long ones, whose runs cross the reader's blocks of 64 bytes.
         let mut drawn = crate::testing::drawn(&pieces, 2000, 12);
         drawn.extend(crate::testing::drawn(&pieces, 300, 120));
         // Runs that end just before, at and after multiples of eight and 64 bytes, or are longer.
