@@ -260,8 +260,7 @@ fn ascii_term(
 ) {
     let word = &text[start..end];
     let len = end - start;
-    if len < 8 {
-        // As `TermKey::of` makes it: the bytes (here lower-cased), zeros, the length on top.
+    let (short_key, in_lower_case) = if len < 8 {
         let eight = match text.as_bytes()[start..].first_chunk::<8>() {
             Some(eight) => *eight,
             None => {
@@ -274,21 +273,18 @@ fn ascii_term(
         let bytes = u64::from_le_bytes(eight) & keep;
         // Digits have the case bit already.
         let lower = bytes | CASE_BITS & keep;
-        let key = TermKey(lower | (len as u64) << 56);
-        if lower == bytes {
-            f(word, key, start);
-        } else {
-            folded.clear();
-            push_ascii_folded(folded, word);
-            f(folded, key, start);
-        }
-    } else if has_upper_case(word.as_bytes()) {
+        (Some(TermKey::exact(lower, len)), lower == bytes)
+    } else {
+        (None, !has_upper_case(word.as_bytes()))
+    };
+    let term = if in_lower_case {
+        word
+    } else {
         folded.clear();
         push_ascii_folded(folded, word);
-        f(folded, TermKey::of(folded), start);
-    } else {
-        f(word, TermKey::of(word), start);
-    }
+        folded.as_str()
+    };
+    f(term, short_key.unwrap_or_else(|| TermKey::of(term)), start);
 }
 
 /// Appends `word` (ASCII letters and digits) to `out`, lower-cased: copied whole, then
@@ -526,11 +522,17 @@ impl TermKey {
             let mut eight = [0; 8];
             eight[..bytes.len()].copy_from_slice(bytes);
             let bytes_and_zeros = u64::from_le_bytes(eight);
-            if bytes_and_zeros & 0x8080_8080_8080_8080 == 0 {
-                return TermKey(bytes_and_zeros | (bytes.len() as u64) << 56);
+            if bytes_and_zeros & HIGH_BITS == 0 {
+                return TermKey::exact(bytes_and_zeros, bytes.len());
             }
         }
         TermKey(hash_bytes(bytes) | 1 << 63)
+    }
+
+    /// The key of an ASCII term shorter than eight bytes, given as its bytes followed by zeros.
+    #[inline]
+    fn exact(bytes_and_zeros: u64, len: usize) -> TermKey {
+        TermKey(bytes_and_zeros | (len as u64) << 56)
     }
 
     /// Whether the key is the term itself.
