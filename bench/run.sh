@@ -5,10 +5,16 @@
 # builds into an empty folder, then over its own last output. Prints medians of wall time and
 # peak memory, articles per second, and the ratios.
 #
+# The generators take turns, round after round (Folio, the previous Folio, Hugo, the floor,
+# each round starting one further along), rather than one generator's runs after another's:
+# on a shared machine whose speed drifts from minute to minute, each ratio then compares runs
+# made moments apart. Each ratio is printed as the ratio of the medians and as the median of
+# the rounds' own ratios (with their range).
+#
 # Usage: bench/run.sh N [RUNS]        e.g. bench/run.sh 10000
 #        FOLIO=path/to/other/folio bench/run.sh 1000   (measure another build of Folio)
 #        PREVIOUS=path/to/old/folio bench/run.sh 10000  (also measure an older build, in the same
-#                                                        run, and print the ratio)
+#                                                        rounds, and print the ratio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:?usage: bench/run.sh N [RUNS]}
@@ -18,61 +24,99 @@ mkdir -p "$work"
 cargo build --release --quiet --example pulldown_floor
 folio=${FOLIO:-$PWD/target/release/folio}
 [ -n "${FOLIO:-}" ] || cargo build --release --quiet
+floor=$PWD/target/release/examples/pulldown_floor
 gen=../shared/bench/gen_corpus.py
+hugo=$(command -v hugo || true)
 
 corpus=$work/folio-$n
 [ -d "$corpus/content" ] || python3 "$gen" --articles "$n" --format folio --out "$corpus" --force >/dev/null
-if command -v hugo >/dev/null 2>&1; then
+if [ -n "$hugo" ]; then
   [ -d "$work/hugo-$n/content" ] || python3 "$gen" --articles "$n" --format hugo --out "$work/hugo-$n" --force >/dev/null
 fi
 
-# Runs a command RUNS times; prints "median_seconds median_peak_mb". With `--fresh DIR` first,
-# DIR is removed before each run (not timed): a build into an empty folder.
-measure() {
-  local times=() mems=() fresh=
+# Each series' times and peaks (in KB), one per round, space-separated.
+declare -A times mems
+
+# "timed SERIES [--fresh DIR] COMMAND...": runs COMMAND once and adds its wall time and peak
+# memory to SERIES; with `--fresh DIR`, DIR is removed first (not timed): a build into an
+# empty folder.
+timed() {
+  local series=$1
+  shift
   if [ "$1" = --fresh ]; then
-    fresh=$2
+    rm -rf "$2"
     shift 2
   fi
-  for _ in $(seq "$runs"); do
-    local out
-    [ -z "$fresh" ] || rm -rf "$fresh"
-    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>&1
-    out=$(tail -1 "$work/time.txt")
-    times+=("$(echo "$out" | cut -d' ' -f1)")
-    mems+=("$(echo "$out" | cut -d' ' -f2)")
-  done
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>&1
   local t m
-  t=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
-  m=$(printf '%s\n' "${mems[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
-  echo "$t $((m / 1024))"
+  read -r t m < <(tail -1 "$work/time.txt")
+  times[$series]+="$t "
+  mems[$series]+="$m "
 }
 
-# Into an empty folder, then over the previous build (as an author rebuilds: files that did
-# not change are left as they are).
-read -r ct cm < <(measure --fresh "$work/out-folio-$n" "$folio" build "$corpus" --dest-dir "$work/out-folio-$n" --quiet)
-read -r ft fm < <(measure "$folio" build "$corpus" --dest-dir "$work/out-folio-$n" --quiet)
-read -r pt pm < <(measure "$PWD/target/release/examples/pulldown_floor" "$corpus/content")
-# "ratio A B" prints A / B and B / A.
-ratio() { awk "BEGIN{printf \"%.3f (1/%.1f)\", $1 / $2, $2 / $1}"; }
-printf '%-36s %8s s %7s MB %10s articles/s\n' "folio build ($n articles), empty dir" "$ct" "$cm" "$(awk "BEGIN{printf \"%d\", $n / $ct}")"
-printf '%-36s %8s s %7s MB %10s articles/s\n' "folio build, over its last output" "$ft" "$fm" "$(awk "BEGIN{printf \"%d\", $n / $ft}")"
-printf '%-36s %8s s %7s MB\n' "pulldown-cmark alone" "$pt" "$pm"
-echo "folio / pulldown-cmark floor: $(awk "BEGIN{printf \"%.2f\", $ct / $pt}")x empty dir, $(awk "BEGIN{printf \"%.2f\", $ft / $pt}")x over last output"
+out_folio=$work/out-folio-$n
+out_previous=$work/out-previous-$n
+out_hugo=$work/out-hugo-$n
+# "run JOB": one run of one series.
+run() {
+  case $1 in
+    folio) timed folio --fresh "$out_folio" "$folio" build "$corpus" --dest-dir "$out_folio" --quiet ;;
+    previous) timed previous --fresh "$out_previous" "$PREVIOUS" build "$corpus" --dest-dir "$out_previous" --quiet ;;
+    hugo) timed hugo --fresh "$out_hugo" "$hugo" --quiet -s "$work/hugo-$n" -d "$out_hugo" ;;
+    floor) timed floor "$floor" "$corpus/content" ;;
+    # Over its last output (as an author rebuilds: files that did not change are left as
+    # they are).
+    folio-over) timed folio-over "$folio" build "$corpus" --dest-dir "$out_folio" --quiet ;;
+    previous-over) timed previous-over "$PREVIOUS" build "$corpus" --dest-dir "$out_previous" --quiet ;;
+    hugo-over) timed hugo-over "$hugo" --quiet -s "$work/hugo-$n" -d "$out_hugo" ;;
+  esac
+}
+fresh=(folio)
+over=(folio-over)
+[ -z "${PREVIOUS:-}" ] || { fresh+=(previous); over+=(previous-over); }
+[ -z "$hugo" ] || { fresh+=(hugo); over+=(hugo-over); }
+fresh+=(floor)
+# Each round starts one place further along the list, so that each series follows each other
+# as often (what runs just before a build, a large one above all, changes its time).
+for round in $(seq 0 $((runs - 1))); do
+  for i in "${!fresh[@]}"; do run "${fresh[(round + i) % ${#fresh[@]}]}"; done
+  for i in "${!over[@]}"; do run "${over[(round + i) % ${#over[@]}]}"; done
+done
+
+# The median of some numbers (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+# "med SERIES": the median time; "peak SERIES": the median peak in MB.
+med() { median ${times[$1]}; }
+peak() { echo $(( $(median ${mems[$1]}) / 1024 )); }
+# "ratios A B": the median of A's times over B's, round by round, and their range.
+ratios() {
+  local a=(${times[$1]}) b=(${times[$2]}) r=() i
+  for i in "${!a[@]}"; do r+=("$(awk "BEGIN{printf \"%.3f\", ${a[$i]} / ${b[$i]}}")"); done
+  echo "$(median "${r[@]}") (rounds $(printf '%s\n' "${r[@]}" | sort -g | head -1) to $(printf '%s\n' "${r[@]}" | sort -g | tail -1))"
+}
+# "div A B": A / B with three decimals.
+div() { awk "BEGIN{printf \"%.3f\", $1 / $2}"; }
+
+row() { printf '%-36s %8s s %7s MB%s\n' "$1" "$(med "$2")" "$(peak "$2")" "${3:-}"; }
+per_second() { echo "   $(awk "BEGIN{printf \"%10d\", $n / $(med "$1")}") articles/s"; }
+row "folio build ($n articles), empty dir" folio "$(per_second folio)"
+row "folio build, over its last output" folio-over "$(per_second folio-over)"
+row "pulldown-cmark alone" floor
+echo "folio / pulldown-cmark floor: $(div "$(med folio)" "$(med floor)")x empty dir, $(div "$(med folio-over)" "$(med floor)")x over last output (medians); rounds: $(ratios folio floor), $(ratios folio-over floor)"
 if [ -n "${PREVIOUS:-}" ]; then
-  read -r vct vcm < <(measure --fresh "$work/out-previous-$n" "$PREVIOUS" build "$corpus" --dest-dir "$work/out-previous-$n" --quiet)
-  read -r vt vm < <(measure "$PREVIOUS" build "$corpus" --dest-dir "$work/out-previous-$n" --quiet)
-  printf '%-36s %8s s %7s MB\n' "previous folio, empty dir" "$vct" "$vcm"
-  printf '%-36s %8s s %7s MB\n' "previous folio, over its last output" "$vt" "$vm"
-  echo "folio / previous: time $(awk "BEGIN{printf \"%.2f\", $ct / $vct}") empty dir, $(awk "BEGIN{printf \"%.2f\", $ft / $vt}") over last output; memory $(awk "BEGIN{printf \"%.2f\", $fm / $vm}")"
-  rm -rf "$work/out-previous-$n"
+  row "previous folio, empty dir" previous
+  row "previous folio, over its last output" previous-over
+  echo "folio / previous: time $(div "$(med folio)" "$(med previous)") empty dir, $(div "$(med folio-over)" "$(med previous-over)") over last output; memory $(div "$(peak folio-over)" "$(peak previous-over)") (medians)"
+  echo "folio / previous, rounds: $(ratios folio previous) empty dir, $(ratios folio-over previous-over) over last output"
+  rm -rf "$out_previous"
 fi
-if command -v hugo >/dev/null 2>&1; then
-  read -r hct hcm < <(measure --fresh "$work/out-hugo-$n" hugo --quiet -s "$work/hugo-$n" -d "$work/out-hugo-$n")
-  read -r ht hm < <(measure hugo --quiet -s "$work/hugo-$n" -d "$work/out-hugo-$n")
-  version=$(hugo version | grep -o 'v[0-9.]*' | head -1)
-  printf '%-36s %8s s %7s MB\n' "hugo $version, empty dir" "$hct" "$hcm"
-  printf '%-36s %8s s %7s MB\n' "hugo $version, over its last output" "$ht" "$hm"
-  echo "folio / hugo time: $(ratio "$ct" "$hct") empty dir, $(ratio "$ft" "$ht") over last output"
-  echo "output size: folio $(du -sm --apparent-size "$work/out-folio-$n" | cut -f1) MB, hugo $(du -sm --apparent-size "$work/out-hugo-$n" | cut -f1) MB"
+if [ -n "$hugo" ]; then
+  version=$("$hugo" version | grep -o 'v[0-9.]*' | head -1)
+  row "hugo $version, empty dir" hugo
+  row "hugo $version, over its last output" hugo-over
+  # "fraction A B": A / B, and as one over B / A.
+  fraction() { awk "BEGIN{printf \"%.3f (1/%.1f)\", $1 / $2, $2 / $1}"; }
+  echo "folio / hugo time: $(fraction "$(med folio)" "$(med hugo)") empty dir, $(fraction "$(med folio-over)" "$(med hugo-over)") over last output (medians)"
+  echo "folio / hugo, rounds: $(ratios folio hugo) empty dir, $(ratios folio-over hugo-over) over last output"
+  echo "output size: folio $(du -sm --apparent-size "$out_folio" | cut -f1) MB, hugo $(du -sm --apparent-size "$out_hugo" | cut -f1) MB"
 fi

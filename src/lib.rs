@@ -203,8 +203,9 @@ pub fn compile_observed(
     link(inputs, timings, |_, _| None)
 }
 
-/// Steps 1 and 2: the configuration, the theme and every article, read and parsed.
-fn read_inputs<'a>(
+/// Steps 1 and 2: the configuration, the theme and every article, read and parsed; the search
+/// index is made on the way by [`link`] if `index_search`.
+pub fn read_inputs<'a>(
     root: &'a Path,
     strict_flag: bool,
     index_search: bool,
