@@ -584,125 +584,9 @@ impl TermTable {
         self.0
             .insert_unique(key.hash(), (key, place), |&(k, _)| k.hash());
     }
-}
 
-/// One article's distinct terms by key, while the article is read: open addressing over slots
-/// stamped with the article they were filled for, so that moving on to the next article
-/// empties the table without touching it. An article has a few hundred distinct terms, which
-/// the table holds in a few kilobytes (kept in the cache) at most half full, each found in
-/// one or two probes, with no hash table to clear for each article (bench/RESULTS.md).
-struct ArticleTable {
-    slots: Vec<Slot>,
-    /// The stamp of the slots in use (never 0, the stamp of slots never used).
-    stamp: u32,
-    /// How many slots hold the current stamp.
-    len: usize,
-}
-
-#[derive(Clone, Copy)]
-struct Slot {
-    key: TermKey,
-    stamp: u32,
-    place: u32,
-}
-
-/// What [`ArticleTable::find`] found: the term's place, or the free slot where it would go.
-enum Found {
-    At(u32),
-    Free(usize),
-}
-
-impl Default for ArticleTable {
-    fn default() -> Self {
-        ArticleTable::with_slots(1024)
-    }
-}
-
-impl ArticleTable {
-    fn with_slots(slots: usize) -> ArticleTable {
-        debug_assert!(slots.is_power_of_two());
-        let empty = Slot {
-            key: TermKey(0),
-            stamp: 0,
-            place: 0,
-        };
-        ArticleTable {
-            slots: vec![empty; slots],
-            stamp: 1,
-            len: 0,
-        }
-    }
-
-    /// Empties the table for the next article.
-    fn next_article(&mut self) {
-        self.len = 0;
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            // Every stamp used: the slots are made unused again, once in four billion articles.
-            *self = ArticleTable::with_slots(self.slots.len());
-        }
-    }
-
-    /// The first slot to look at for `key`: the top bits of a multiplicative hash (a short
-    /// key is the term's bytes, a long one a hash already; either is spread by the product).
-    fn home(&self, key: TermKey) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        (key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
-    }
-
-    /// [`ArticleTable::find`] for a short term, whose key is the term itself; `None` for a
-    /// long one.
-    #[inline(always)]
-    fn find_short(&self, key: TermKey) -> Option<Found> {
-        key.is_exact().then(|| self.find(key, |_| true))
-    }
-
-    /// The place of the term whose key is `key`, or the free slot for it; `is_term` tells
-    /// whether the term at a place is the one looked for (asked only of a long term's place
-    /// with the same key: a short term's key is the term).
-    #[inline(always)]
-    fn find(&self, key: TermKey, is_term: impl Fn(u32) -> bool) -> Found {
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(key);
-        loop {
-            let slot = self.slots[at];
-            if slot.stamp != self.stamp {
-                return Found::Free(at);
-            }
-            if slot.key == key && (key.is_exact() || is_term(slot.place)) {
-                return Found::At(slot.place);
-            }
-            at = (at + 1) & mask;
-        }
-    }
-
-    /// Puts the term whose key is `key` at `place` into the free slot `at` that
-    /// [`ArticleTable::find`] gave; `keys` gives the key of every place so far (the table is
-    /// made again, twice the size, when it would be more than half full).
-    fn insert(&mut self, at: usize, key: TermKey, place: u32, keys: impl Fn(u32) -> TermKey) {
-        self.slots[at] = Slot {
-            key,
-            stamp: self.stamp,
-            place,
-        };
-        self.len += 1;
-        if self.len * 2 > self.slots.len() {
-            let mut larger = ArticleTable::with_slots(self.slots.len() * 2);
-            for place in 0..=place {
-                let key = keys(place);
-                let mut at = larger.home(key);
-                while larger.slots[at].stamp == larger.stamp {
-                    at = (at + 1) & (larger.slots.len() - 1);
-                }
-                larger.slots[at] = Slot {
-                    key,
-                    stamp: larger.stamp,
-                    place,
-                };
-            }
-            larger.len = self.len;
-            *self = larger;
-        }
+    fn clear(&mut self) {
+        self.0.clear();
     }
 }
 
@@ -755,16 +639,6 @@ struct DocTerm {
     first_use: u32,
 }
 
-impl DocTerm {
-    /// Counts one more use, at body offset `at` (or `u32::MAX`), where `flag` says.
-    #[inline(always)]
-    fn add_use(&mut self, at: u32, flag: u8) {
-        self.flags |= flag;
-        self.count += 1;
-        self.first_use = self.first_use.min(at);
-    }
-}
-
 /// The distinct terms of one article, grouped by partition.
 struct DocTerms {
     /// The terms, one after another.
@@ -783,55 +657,17 @@ impl DocTerms {
 /// Per-thread scratch space for [`doc_terms`].
 #[derive(Default)]
 struct Scratch {
-    table: ArticleTable,
+    table: TermTable,
     text: String,
     terms: Vec<DocTerm>,
 }
 
-impl Scratch {
-    /// Counts one use of `term` (whose key is `key`) at body offset `at` (or `u32::MAX`)
-    /// where `flag` says. Small enough to be made part of the term reader's loop: most uses
-    /// are of short terms already seen; a long term, or a new one, is looked up out of line.
-    #[inline(always)]
-    fn add(&mut self, term: &str, key: TermKey, at: u32, flag: u8) {
-        match self.table.find_short(key) {
-            Some(Found::At(i)) => self.terms[i as usize].add_use(at, flag),
-            _ => self.add_other(term, key, at, flag),
-        }
-    }
-
-    /// [`Scratch::add`] for a long term, or one not seen yet in this article.
-    #[inline(never)]
-    fn add_other(&mut self, term: &str, key: TermKey, at: u32, flag: u8) {
-        let Scratch { table, text, terms } = self;
-        let is_term = |place: u32| {
-            let t = &terms[place as usize];
-            same_text(&text[t.start as usize..(t.start + t.len) as usize], term)
-        };
-        let slot = match table.find(key, is_term) {
-            Found::At(i) => return terms[i as usize].add_use(at, flag),
-            Found::Free(slot) => slot,
-        };
-        let i = terms.len() as u32;
-        terms.push(DocTerm {
-            key,
-            start: text.len() as u32,
-            len: term.len() as u32,
-            partition: key.partition(term) as u8,
-            flags: flag,
-            count: 1,
-            first_use: at,
-        });
-        text.push_str(term);
-        table.insert(slot, key, i, |place| terms[place as usize].key);
-    }
-}
-
 /// The distinct terms of one article, with where they stand, how often and where first used.
 fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> DocTerms {
-    scratch.table.next_article();
-    scratch.text.clear();
-    scratch.terms.clear();
+    let Scratch { table, text, terms } = scratch;
+    table.clear();
+    text.clear();
+    terms.clear();
     let mut add = |source: &str, part: Part| {
         let flag = part.flag();
         for_each_keyed_term(source, |term, key, at| {
@@ -840,7 +676,32 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
             } else {
                 u32::MAX
             };
-            scratch.add(term, key, at, flag);
+            let found = table.find(key, term, |i| {
+                let t = &terms[i as usize];
+                &text[t.start as usize..(t.start + t.len) as usize]
+            });
+            match found {
+                Some(i) => {
+                    let t = &mut terms[i as usize];
+                    t.flags |= flag;
+                    t.count += 1;
+                    t.first_use = t.first_use.min(at);
+                }
+                None => {
+                    let i = terms.len() as u32;
+                    terms.push(DocTerm {
+                        key,
+                        start: text.len() as u32,
+                        len: term.len() as u32,
+                        partition: key.partition(term) as u8,
+                        flags: flag,
+                        count: 1,
+                        first_use: at,
+                    });
+                    text.push_str(term);
+                    table.insert(key, i);
+                }
+            }
         });
     };
     add(&article.title, Part::Title);
@@ -852,7 +713,6 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
     }
     add(body.text.trim(), Part::Body);
     add(&article.description, Part::Description);
-    let Scratch { text, terms, .. } = scratch;
     // Group by partition (a counting sort: the order within a partition is the order of use).
     let mut starts = vec![0u32; PARTITIONS + 1];
     for term in terms.iter() {
@@ -1938,52 +1798,6 @@ mod tests {
             let found = table.find(TermKey::of(term), term, |j| terms[j as usize]);
             assert_eq!(found, Some(i as u32), "{term:?}");
         }
-    }
-
-    #[test]
-    fn the_article_table_holds_each_article_alone_and_grows() {
-        // More terms than the table starts with room for, some sharing a hash key's low bits.
-        let terms: Vec<String> = (0..3000)
-            .map(|i| match i % 3 {
-                0 => format!("t{i}"),
-                1 => format!("longer-term-{i}"),
-                _ => format!("é{i}"),
-            })
-            .collect();
-        let mut table = ArticleTable::default();
-        for round in 0..3 {
-            table.next_article();
-            // Each round holds a different share of the terms: none of the last is left.
-            let held: Vec<&str> = terms.iter().map(String::as_str).skip(round * 500).collect();
-            for (i, term) in held.iter().enumerate() {
-                let key = TermKey::of(term);
-                let Found::Free(slot) = table.find(key, |j| held[j as usize] == *term) else {
-                    panic!("{term:?} found before it was put in, round {round}");
-                };
-                table.insert(slot, key, i as u32, |j| TermKey::of(held[j as usize]));
-            }
-            assert!(table.len * 2 <= table.slots.len());
-            for (i, term) in held.iter().enumerate() {
-                match table.find(TermKey::of(term), |j| held[j as usize] == *term) {
-                    Found::At(place) => assert_eq!(place, i as u32, "{term:?}"),
-                    Found::Free(_) => panic!("{term:?} lost, round {round}"),
-                }
-            }
-        }
-        // Stamps that wrap around leave no slot looking used.
-        table.stamp = u32::MAX - 1;
-        table.next_article();
-        let key = TermKey::of("t0");
-        let Found::Free(slot) = table.find(key, |_| true) else {
-            panic!("t0 found in an empty table");
-        };
-        table.insert(slot, key, 0, |_| key);
-        assert!(matches!(table.find(key, |_| true), Found::At(0)));
-        table.next_article();
-        assert!(matches!(
-            table.find(TermKey::of("t0"), |_| true),
-            Found::Free(_)
-        ));
     }
 
     #[test]
