@@ -57,19 +57,22 @@ timed() {
 out_folio=$work/out-folio-$n
 out_previous=$work/out-previous-$n
 out_hugo=$work/out-hugo-$n
-# "run JOB": one run of one series.
+# "run SERIES": one run of one series: a generator's build into an empty folder, or, for
+# `NAME-over`, over its last output (as an author rebuilds: files that did not change are left
+# as they are).
 run() {
-  case $1 in
-    folio) timed folio --fresh "$out_folio" "$folio" build "$corpus" --dest-dir "$out_folio" --quiet ;;
-    previous) timed previous --fresh "$out_previous" "$PREVIOUS" build "$corpus" --dest-dir "$out_previous" --quiet ;;
-    hugo) timed hugo --fresh "$out_hugo" "$hugo" --quiet -s "$work/hugo-$n" -d "$out_hugo" ;;
-    floor) timed floor "$floor" "$corpus/content" ;;
-    # Over its last output (as an author rebuilds: files that did not change are left as
-    # they are).
-    folio-over) timed folio-over "$folio" build "$corpus" --dest-dir "$out_folio" --quiet ;;
-    previous-over) timed previous-over "$PREVIOUS" build "$corpus" --dest-dir "$out_previous" --quiet ;;
-    hugo-over) timed hugo-over "$hugo" --quiet -s "$work/hugo-$n" -d "$out_hugo" ;;
+  local series=$1 out=
+  case ${series%-over} in
+    folio) out=$out_folio; set -- "$folio" build "$corpus" --dest-dir "$out" --quiet ;;
+    previous) out=$out_previous; set -- "$PREVIOUS" build "$corpus" --dest-dir "$out" --quiet ;;
+    hugo) out=$out_hugo; set -- "$hugo" --quiet -s "$work/hugo-$n" -d "$out" ;;
+    floor) set -- "$floor" "$corpus/content" ;;
   esac
+  if [ -n "$out" ] && [ "$series" = "${series%-over}" ]; then
+    timed "$series" --fresh "$out" "$@"
+  else
+    timed "$series" "$@"
+  fi
 }
 fresh=(folio)
 over=(folio-over)
