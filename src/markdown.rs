@@ -643,7 +643,11 @@ impl<'c, 's> BodyRenderer<'c, 's> {
                 MarkdownLink::Disarmed => return LinkOut::Disarmed,
             },
         };
-        let mut a = String::from("<a href=\"");
+        let title = href.tooltip.or((!title.is_empty()).then_some(title));
+        // Room for the tag as most links write it (escaping rarely adds), made once.
+        let room = href.url.len() + href.class.map_or(0, str::len) + title.map_or(0, str::len);
+        let mut a = String::with_capacity(32 + room);
+        a.push_str("<a href=\"");
         html::push_escaped(&mut a, &href.url);
         a.push('"');
         if let Some(class) = href.class {
@@ -651,7 +655,6 @@ impl<'c, 's> BodyRenderer<'c, 's> {
             a.push_str(class);
             a.push('"');
         }
-        let title = href.tooltip.or((!title.is_empty()).then_some(title));
         if let Some(title) = title {
             a.push_str(" title=\"");
             html::push_escaped(&mut a, title);
@@ -911,7 +914,8 @@ fn take_until_end<'a>(
 fn take_section<'a>(
     events: &mut std::iter::Peekable<impl Iterator<Item = Spanned<'a>>>,
 ) -> Vec<Spanned<'a>> {
-    let mut section = Vec::new();
+    // A See also list of a few entries is some tens of events: room for them at once.
+    let mut section = Vec::with_capacity(64);
     while let Some((event, _)) = events.peek() {
         if let Event::Start(Tag::Heading {
             level: HeadingLevel::H1 | HeadingLevel::H2,
