@@ -34,6 +34,14 @@ if [ -n "$hugo" ]; then
   [ -d "$work/hugo-$n/content" ] || python3 "$gen" --articles "$n" --format hugo --out "$work/hugo-$n" --force >/dev/null
 fi
 
+# How much memory the machine has free decides much of a build's time on a virtual machine
+# (fresh memory is fetched from the host; a tmpfs full of old outputs holds memory too):
+# printed first, so that runs on different days can be compared.
+if [ -r /proc/meminfo ]; then
+  awk -v cores="$(nproc)" '/^MemTotal:/ { total = $2 } /^MemAvailable:/ { free = $2 }
+    END { printf "machine: %d cores, %.1f of %.1f GB of memory available\n", cores, free / 1048576, total / 1048576 }' /proc/meminfo
+fi
+
 # Each series' times and peaks (in KB), one per round, space-separated.
 declare -A times mems
 
