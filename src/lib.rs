@@ -281,8 +281,8 @@ pub const SPILL_HTML_ABOVE: usize = 256 << 20;
 /// before it reads them. The allocator puts its memory on huge pages (`.cargo/config.toml`),
 /// which spare the processor's address lookups; but once a build's memory runs into gigabytes
 /// the system takes longer to find and clear huge pages than they save. On the benchmark's
-/// machine: at 100,000 articles 15% less time without them (3.4 s, all of it system time), at
-/// 60,000 the same either way, at 30,000 12% more (`bench/RESULTS.md`).
+/// machine: at 100,000 articles 8% less time without them (4 s less system time, 1 s more user
+/// time), at 60,000 the same either way, at 30,000 12% more (`bench/RESULTS.md`).
 pub const SMALL_PAGES_ABOVE: usize = 64 * 1024;
 
 /// Asks the system to back the process's memory with small pages from now on (on Linux; the
