@@ -584,9 +584,118 @@ impl TermTable {
         self.0
             .insert_unique(key.hash(), (key, place), |&(k, _)| k.hash());
     }
+}
 
+/// One article's terms to their places in [`Scratch::terms`]: the table every word of every
+/// article is looked up in, so made for that. Open addressing with linear probing over slots
+/// that hold the whole key (a short term is found without reading its text), and a stamp per
+/// article, so that moving on to the next article clears nothing: a slot of an earlier stamp is
+/// empty.
+#[derive(Default)]
+struct DocTable {
+    slots: Vec<DocSlot>,
+    /// The current article's stamp (slots with another are empty).
+    stamp: u32,
+    /// Terms in the table.
+    len: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct DocSlot {
+    key: u64,
+    stamp: u32,
+    place: u32,
+}
+
+impl DocTable {
+    /// Fewest slots: room for a short article without growing.
+    const MIN_SLOTS: usize = 1024;
+
+    /// Empties the table for the next article.
     fn clear(&mut self) {
-        self.0.clear();
+        self.len = 0;
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            // Every stamp has been used: clear for real (once in four billion articles).
+            self.slots.fill(DocSlot::default());
+            self.stamp = 1;
+        }
+    }
+
+    /// Where the probe for `key` starts: the top bits of its hash, which Fibonacci hashing
+    /// mixes from all of the key's bytes.
+    fn home(&self, key: TermKey) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// The place of `term`, whose key is `key` (`text_of` gives the text at a place), or else
+    /// the empty slot where it goes.
+    #[inline]
+    fn find<'t>(
+        &self,
+        key: TermKey,
+        term: &str,
+        text_of: impl Fn(u32) -> &'t str,
+    ) -> Result<u32, usize> {
+        let mask = self.slots.len().wrapping_sub(1);
+        if mask == usize::MAX {
+            return Err(0);
+        }
+        let mut at = self.home(key);
+        loop {
+            let slot = self.slots[at];
+            if slot.stamp != self.stamp {
+                return Err(at);
+            }
+            if slot.key == key.0 && (key.is_exact() || same_text(text_of(slot.place), term)) {
+                return Ok(slot.place);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Adds a term that [`DocTable::find`] did not find, at the slot it gave; `key_of` gives
+    /// the key of each place already in the table, for when it grows.
+    #[inline]
+    fn insert(&mut self, slot: usize, key: TermKey, place: u32, key_of: impl Fn(u32) -> TermKey) {
+        // At most half full.
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow(place, key_of);
+            self.place(key, place);
+        } else {
+            self.slots[slot] = DocSlot {
+                key: key.0,
+                stamp: self.stamp,
+                place,
+            };
+        }
+        self.len += 1;
+    }
+
+    /// Doubles the slots, and puts back the places below `places` (all those in the table).
+    #[cold]
+    fn grow(&mut self, places: u32, key_of: impl Fn(u32) -> TermKey) {
+        let size = (2 * self.slots.len()).max(Self::MIN_SLOTS);
+        self.slots = vec![DocSlot::default(); size];
+        self.stamp = 1;
+        for place in 0..places {
+            self.place(key_of(place), place);
+        }
+    }
+
+    /// Puts a place in the first empty slot from its key's home.
+    fn place(&mut self, key: TermKey, place: u32) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        while self.slots[at].stamp == self.stamp {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = DocSlot {
+            key: key.0,
+            stamp: self.stamp,
+            place,
+        };
     }
 }
 
@@ -657,7 +766,7 @@ impl DocTerms {
 /// Per-thread scratch space for [`doc_terms`].
 #[derive(Default)]
 struct Scratch {
-    table: TermTable,
+    table: DocTable,
     text: String,
     terms: Vec<DocTerm>,
 }
@@ -681,13 +790,13 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
                 &text[t.start as usize..(t.start + t.len) as usize]
             });
             match found {
-                Some(i) => {
+                Ok(i) => {
                     let t = &mut terms[i as usize];
                     t.flags |= flag;
                     t.count += 1;
                     t.first_use = t.first_use.min(at);
                 }
-                None => {
+                Err(slot) => {
                     let i = terms.len() as u32;
                     terms.push(DocTerm {
                         key,
@@ -699,7 +808,7 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
                         first_use: at,
                     });
                     text.push_str(term);
-                    table.insert(key, i);
+                    table.insert(slot, key, i, |i| terms[i as usize].key);
                 }
             }
         });
@@ -1798,6 +1907,56 @@ mod tests {
             let found = table.find(TermKey::of(term), term, |j| terms[j as usize]);
             assert_eq!(found, Some(i as u32), "{term:?}");
         }
+    }
+
+    #[test]
+    fn the_article_table_forgets_the_last_article_and_grows() {
+        /// The place of `term` in `terms`, added if it is new.
+        fn add(table: &mut DocTable, terms: &mut Vec<String>, term: String) -> u32 {
+            let key = TermKey::of(&term);
+            match table.find(key, &term, |i| terms[i as usize].as_str()) {
+                Ok(i) => i,
+                Err(slot) => {
+                    let i = terms.len() as u32;
+                    terms.push(term);
+                    table.insert(slot, key, i, |j| TermKey::of(&terms[j as usize]));
+                    i
+                }
+            }
+        }
+        let mut table = DocTable::default();
+        let mut terms: Vec<String> = Vec::new();
+        // Short terms (their own keys), long ones (hashed, told apart by their text), and
+        // enough of them to grow the table twice.
+        let words: Vec<String> = (0..3000)
+            .map(|i| match i % 3 {
+                0 => format!("w{i}"),
+                1 => format!("a long word {i}"),
+                _ => format!("é{i}"),
+            })
+            .collect();
+        for (i, word) in words.iter().enumerate() {
+            assert_eq!(add(&mut table, &mut terms, word.clone()), i as u32);
+        }
+        for (i, word) in words.iter().enumerate() {
+            assert_eq!(
+                add(&mut table, &mut terms, word.clone()),
+                i as u32,
+                "{word}"
+            );
+        }
+        // The next article starts empty, and its terms are numbered from its own list.
+        table.clear();
+        terms.clear();
+        assert_eq!(add(&mut table, &mut terms, "a long word 1".into()), 0);
+        assert_eq!(add(&mut table, &mut terms, "w0".into()), 1);
+        assert_eq!(add(&mut table, &mut terms, "a long word 1".into()), 0);
+        // Stamps wrap around without a stale slot coming back.
+        table.stamp = u32::MAX;
+        table.clear();
+        terms.clear();
+        assert_eq!(add(&mut table, &mut terms, "w0".into()), 0);
+        assert_eq!(table.stamp, 1);
     }
 
     #[test]
