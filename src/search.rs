@@ -586,18 +586,23 @@ impl TermTable {
     }
 }
 
+/// `bits` bits of `x`, mixed from all of its bits (Fibonacci hashing: the top bits of its
+/// product with 2^64 divided by the golden ratio).
+#[inline]
+fn top_bits(x: u64, bits: u32) -> usize {
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+}
+
 /// One article's terms to their places in [`Scratch::terms`]: the table every word of every
 /// article is looked up in, so made for that. Open addressing with linear probing over slots
 /// that hold the whole key (a short term is found without reading its text), and a stamp per
 /// article, so that moving on to the next article clears nothing: a slot of an earlier stamp is
-/// empty.
+/// empty. An article's places are numbered from 0 in the order its terms are added.
 #[derive(Default)]
 struct DocTable {
     slots: Vec<DocSlot>,
     /// The current article's stamp (slots with another are empty).
     stamp: u32,
-    /// Terms in the table.
-    len: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -613,7 +618,6 @@ impl DocTable {
 
     /// Empties the table for the next article.
     fn clear(&mut self) {
-        self.len = 0;
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             // Every stamp has been used: clear for real (once in four billion articles).
@@ -622,11 +626,9 @@ impl DocTable {
         }
     }
 
-    /// Where the probe for `key` starts: the top bits of its hash, which Fibonacci hashing
-    /// mixes from all of the key's bytes.
+    /// Where the probe for `key` starts.
     fn home(&self, key: TermKey) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        (key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+        top_bits(key.0, self.slots.len().trailing_zeros())
     }
 
     /// The place of `term`, whose key is `key` (`text_of` gives the text at a place), or else
@@ -655,22 +657,18 @@ impl DocTable {
         }
     }
 
-    /// Adds a term that [`DocTable::find`] did not find, at the slot it gave; `key_of` gives
-    /// the key of each place already in the table, for when it grows.
+    /// Adds a term that [`DocTable::find`] did not find, at the slot it gave, as the next
+    /// place (`place` terms are in the table); `key_of` gives the key of each place already
+    /// in the table, for when it grows.
     #[inline]
     fn insert(&mut self, slot: usize, key: TermKey, place: u32, key_of: impl Fn(u32) -> TermKey) {
         // At most half full.
-        if 2 * (self.len + 1) > self.slots.len() {
+        if 2 * (place as usize + 1) > self.slots.len() {
             self.grow(place, key_of);
             self.place(key, place);
         } else {
-            self.slots[slot] = DocSlot {
-                key: key.0,
-                stamp: self.stamp,
-                place,
-            };
+            self.set(slot, key, place);
         }
-        self.len += 1;
     }
 
     /// Doubles the slots, and puts back the places below `places` (all those in the table).
@@ -691,6 +689,10 @@ impl DocTable {
         while self.slots[at].stamp == self.stamp {
             at = (at + 1) & mask;
         }
+        self.set(at, key, place);
+    }
+
+    fn set(&mut self, at: usize, key: TermKey, place: u32) {
         self.slots[at] = DocSlot {
             key: key.0,
             stamp: self.stamp,
@@ -715,7 +717,7 @@ fn partition(term: &str) -> usize {
 #[inline]
 fn partition_of_key(key: u64) -> usize {
     const _: () = assert!(PARTITIONS.is_power_of_two());
-    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PARTITIONS.trailing_zeros())) as usize
+    top_bits(key, PARTITIONS.trailing_zeros())
 }
 
 impl TermKey {
