@@ -294,11 +294,12 @@ fn generated_files(
                     put(graph_page(&renderer, selection))?;
                     put(not_found_page(&renderer, selection))?;
                     put(search_page(&renderer, selection))?;
-                    let mut problems = problems
-                        .into_inner()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    problems.sort();
-                    Ok::<_, Error>(problems)
+                    // (In any order: whoever reports them sorts them.)
+                    Ok::<_, Error>(
+                        problems
+                            .into_inner()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    )
                 },
                 || {
                     let graph = match selection.wants_graph() {
