@@ -5,8 +5,9 @@
 # builds into an empty folder, then over its own last output. Prints medians of wall time and
 # peak memory, articles per second, and the ratios.
 #
-# The generators take turns, round after round (Folio, the previous Folio, Hugo, the floor,
-# each round starting one further along), rather than one generator's runs after another's:
+# The generators take turns, round after round (Folio, the previous Folio, Hugo, the floor;
+# every other round backwards, every second one starting one further along), rather than one
+# generator's runs after another's:
 # on a shared machine whose speed drifts from minute to minute, each ratio then compares runs
 # made moments apart. Each ratio is printed as the ratio of the medians and as the median of
 # the rounds' own ratios (with their range).
@@ -87,11 +88,25 @@ over=(folio-over)
 [ -z "${PREVIOUS:-}" ] || { fresh+=(previous); over+=(previous-over); }
 [ -z "$hugo" ] || { fresh+=(hugo); over+=(hugo-over); }
 fresh+=(floor)
-# Each round starts one place further along the list, so that each series follows each other
-# as often (what runs just before a build, a large one above all, changes its time).
+# What runs just before a build changes its time (a large build above all, or one whose memory
+# was let go a moment ago), so the order moves from round to round: every other round goes
+# through the list backwards, and every second round starts one place further along it.
+# Starting further along alone kept each series behind the same one (Folio right after the
+# floor, the previous build right after Folio: in the twentieth round the second of two builds
+# came out 6 to 24% faster, whichever it was); backwards, each runs behind the other.
+# "in_turn ROUND SERIES...": runs the series in this round's order.
+in_turn() {
+  local round=$1 i j
+  shift
+  local list=("$@")
+  for i in "${!list[@]}"; do
+    j=$(( round % 2 ? ${#list[@]} - 1 - i : i ))
+    run "${list[(round / 2 + j) % ${#list[@]}]}"
+  done
+}
 for round in $(seq 0 $((runs - 1))); do
-  for i in "${!fresh[@]}"; do run "${fresh[(round + i) % ${#fresh[@]}]}"; done
-  for i in "${!over[@]}"; do run "${over[(round + i) % ${#over[@]}]}"; done
+  in_turn "$round" "${fresh[@]}"
+  in_turn "$round" "${over[@]}"
 done
 
 # The median of some numbers (the lower middle one of an even count).
