@@ -30,12 +30,18 @@ counts=$out/counts
 
 llvm_major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 host=$(rustc -vV | sed -n 's/^host: //p')
-# The first `llvm-profdata` found of rustc's LLVM version: another version may not read the
-# counts, or read them wrongly.
+# $LLVM_PROFDATA if set, or else the first `llvm-profdata` found of rustc's LLVM version:
+# another version may not read the counts, or read them wrongly.
 find_profdata() {
   local candidate
-  for candidate in ${LLVM_PROFDATA:-} \
-    "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata" \
+  if [ -n "${LLVM_PROFDATA:-}" ]; then
+    command -v "$LLVM_PROFDATA" || {
+      echo "error: LLVM_PROFDATA=$LLVM_PROFDATA: no such program" >&2
+      exit 1
+    }
+    return
+  fi
+  for candidate in "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata" \
     "llvm-profdata-$llvm_major" "/usr/lib/llvm-$llvm_major/bin/llvm-profdata" llvm-profdata; do
     if command -v "$candidate" >/dev/null 2>&1 &&
       "$candidate" --version 2>/dev/null | grep -q "LLVM version $llvm_major\."; then
