@@ -12,6 +12,7 @@
 # - the real Wikipedia articles of ../shared/corpora, imported with `folio import` (wikitext
 #   files and a compressed MediaWiki export), built into an empty folder and over it, checked,
 #   and edited as `folio serve` rebuilds them (examples/incremental_edit.rs);
+# - the 754 posts of a real Markdown blog;
 # - the CommonMark, GFM and pulldown-cmark extension spec examples, one article each;
 # - every fixture site under tests/fixtures, those with errors included.
 #
@@ -103,6 +104,27 @@ for spec in sorted(corpus.glob("*/*.json")):
         (content / f"{spec.parent.name}-{spec.stem}-{n + 1}.md").write_text(page)
 EOF
 "$folio" build "$specs" --dest-dir "$work/specs-site" --quiet >/dev/null 2>&1 || true
+
+# The real blog's posts, their front matter cut down to Folio's title and description.
+blog=$work/blog
+mkdir -p "$blog/content"
+printf '[book]\ntitle = "A blog"\n' >"$blog/book.toml"
+python3 - "$shared/corpora/rust-blog/content" "$blog/content" <<'EOF'
+import json, pathlib, sys, tomllib
+source, content = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for post in sorted(source.rglob("*.md")):
+    text = post.read_text()
+    front, body = {}, text
+    if text.startswith("+++\n"):
+        raw, _, body = text[4:].partition("\n+++")
+        front = tomllib.loads(raw)
+    keep = "".join(f"{key} = {json.dumps(front[key], ensure_ascii=False)}\n"
+                   for key in ("title", "description") if isinstance(front.get(key), str))
+    target = content / post.relative_to(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f"+++\n{keep}+++{body}")
+EOF
+"$folio" build "$blog" --dest-dir "$work/blog-site" --quiet 2>/dev/null
 
 n=0
 for site in tests/fixtures/*/*/; do
