@@ -91,10 +91,20 @@ rm -f "$wiki"/content/*.md
 "$folio" check "$wiki" >/dev/null || true
 "$out/counting/release/examples/incremental_edit" "$wiki" >/dev/null
 
-specs=$work/specs
-mkdir -p "$specs/content"
-printf '[book]\ntitle = "Markdown spec examples"\n' >"$specs/book.toml"
-python3 - "$shared/corpora/markdown-specs" "$specs/content" <<'EOF'
+# "learn_from NAME TITLE SOURCE": a site called TITLE whose articles the Python program on
+# the standard input writes from SOURCE into NAME/content, built (its warnings in NAME.log).
+learn_from() {
+  local site=$work/$1
+  mkdir -p "$site/content"
+  printf '[book]\ntitle = "%s"\n' "$2" >"$site/book.toml"
+  python3 - "$3" "$site/content"
+  "$folio" build "$site" --dest-dir "$site-site" --quiet >"$site.log" 2>&1 || {
+    cat "$site.log" >&2
+    exit 1
+  }
+}
+
+learn_from specs "Markdown spec examples" "$shared/corpora/markdown-specs" <<'EOF'
 import json, pathlib, sys
 corpus, content = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 for spec in sorted(corpus.glob("*/*.json")):
@@ -103,13 +113,9 @@ for spec in sorted(corpus.glob("*/*.json")):
         page = f'+++\ntitle = "{title}"\n+++\n\n{example["markdown"]}'
         (content / f"{spec.parent.name}-{spec.stem}-{n + 1}.md").write_text(page)
 EOF
-"$folio" build "$specs" --dest-dir "$work/specs-site" --quiet >/dev/null 2>&1 || true
 
 # The real blog's posts, their front matter cut down to Folio's title and description.
-blog=$work/blog
-mkdir -p "$blog/content"
-printf '[book]\ntitle = "A blog"\n' >"$blog/book.toml"
-python3 - "$shared/corpora/rust-blog/content" "$blog/content" <<'EOF'
+learn_from blog "A blog" "$shared/corpora/rust-blog/content" <<'EOF'
 import json, pathlib, sys, tomllib
 source, content = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 for post in sorted(source.rglob("*.md")):
@@ -124,7 +130,6 @@ for post in sorted(source.rglob("*.md")):
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(f"+++\n{keep}+++{body}")
 EOF
-"$folio" build "$blog" --dest-dir "$work/blog-site" --quiet 2>/dev/null
 
 n=0
 for site in tests/fixtures/*/*/; do
