@@ -93,7 +93,7 @@ fresh+=(floor)
 # through the list backwards, and every second round starts one place further along it.
 # Starting further along alone kept each series behind the same one (Folio right after the
 # floor, the previous build right after Folio: in the twentieth round the second of two builds
-# came out 6 to 24% faster, whichever it was); backwards, each runs behind the other.
+# took 6 to 20% less time, whichever it was); backwards, each runs behind the other.
 # "in_turn ROUND SERIES...": runs the series in this round's order.
 in_turn() {
   local round=$1 i j
