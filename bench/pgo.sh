@@ -57,7 +57,8 @@ find_profdata() {
 }
 profdata=$(find_profdata)
 [ -d "$shared/corpora" ] || {
-  echo "error: ../shared (its corpora are what the profile is made from) must sit beside the repository" >&2
+  echo "error: ../shared (its corpora are what the profile is made from) must sit beside" \
+    "the repository" >&2
   exit 1
 }
 
