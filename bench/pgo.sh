@@ -86,7 +86,10 @@ wiki=$work/wikipedia
 rm -f "$wiki"/content/*.md
 "$folio" import --out "$wiki/content" --force "$shared/seeds/000_f0cda784ed447746.txt" \
   "$shared/corpora/wikipedia-wikitext/dbpedia-minidump-en/enwiki-minidump.xml.bz2" \
-  "$shared"/corpora/wikipedia-wikitext/wtf_wikipedia-tests-cache/* >/dev/null 2>&1
+  "$shared"/corpora/wikipedia-wikitext/wtf_wikipedia-tests-cache/* >"$work/import.log" 2>&1 || {
+  cat "$work/import.log" >&2
+  exit 1
+}
 "$folio" build "$wiki" --dest-dir "$work/wikipedia-site" --quiet
 "$folio" build "$wiki" --dest-dir "$work/wikipedia-site" --quiet
 "$folio" check "$wiki" >/dev/null || true
