@@ -9,16 +9,61 @@
 //! produces, and never touches anything else in the output (`.git`, `CNAME`, files put there
 //! by hand). The output folder itself is checked first: Folio refuses to build into the site's
 //! sources or any folder that contains them.
+//!
+//! The manifest also keeps each file's size and a hash of its bytes, so that the next build
+//! can tell a file is unchanged without reading it: it trusts the record of a file that nothing
+//! has changed since the manifest was written (see [`Manifest::vouches_for`]), and reads and
+//! compares any other.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::Error;
 
-/// The manifest of files Folio wrote in the output folder, one relative path per line.
+/// The manifest of files Folio wrote in the output folder: after a header line, a line
+/// per file with its record (the hash in hexadecimal and the size, or `-` and `-` where none
+/// was kept) and its relative path, separated by tabs. A manifest of Folio before records
+/// (no header) has the path alone on each line; it is still read.
 pub const MANIFEST: &str = ".folio-manifest";
+
+/// The first line of a manifest with records.
+const MANIFEST_HEADER: &str = "folio manifest 2";
+
+/// What the manifest keeps of a file Folio wrote: its size and a hash of its bytes (XXH3, 128
+/// bits: hashing the 206 MB of a 10,000-article site is half a percent of its build, and two
+/// different files share a hash once in 2^128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    size: u64,
+    hash: u128,
+}
+
+impl Record {
+    /// The record of a file holding `bytes`.
+    pub fn of(bytes: &[u8]) -> Record {
+        Record {
+            size: bytes.len() as u64,
+            hash: xxhash_rust::xxh3::xxh3_128(bytes),
+        }
+    }
+}
+
+/// The files of a build, each with its record where one is known (none for a file of a
+/// manifest from before records, or one a build was still moving into the output).
+type Files = BTreeMap<String, Option<Record>>;
+
+/// A build's manifest, as the next build reads it.
+#[derive(Debug, Default)]
+pub struct Manifest {
+    /// The files the build wrote (or found unchanged).
+    pub files: Files,
+    /// When the manifest was written (its modification time, seconds and nanoseconds: a copy
+    /// of an older manifest that kept its date vouches for no file changed since); `None`
+    /// where times are not known.
+    written: Option<(i64, i64)>,
+}
 
 /// Where the sources live, for checking that an output folder stays clear of them.
 pub struct SourceDirs<'a> {
@@ -109,9 +154,11 @@ pub struct Staging {
     dir: PathBuf,
     dest: PathBuf,
     /// The files staged, to be moved into the output.
-    written: Mutex<BTreeSet<String>>,
+    written: Mutex<Files>,
     /// The files the output already holds as they are.
-    unchanged: Mutex<BTreeSet<String>>,
+    unchanged: Mutex<Files>,
+    /// The previous build's manifest (empty for a fresh output).
+    previous: Manifest,
     /// Folders made in the staging folder so far (most files share a few).
     folders: Mutex<BTreeSet<String>>,
     /// Whether the output did not exist when the build began: no file of it to compare with,
@@ -137,40 +184,60 @@ impl Staging {
                 }
             }
         }
+        let fresh = std::fs::symlink_metadata(dest)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        let previous = match fresh {
+            true => Manifest::default(),
+            false => read_manifest(dest)?,
+        };
         let dir = parent.join(format!("{prefix}{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Staging {
             dir,
             dest: dest.to_path_buf(),
-            written: Mutex::new(BTreeSet::new()),
-            unchanged: Mutex::new(BTreeSet::new()),
+            written: Mutex::new(Files::new()),
+            unchanged: Mutex::new(Files::new()),
+            previous,
             folders: Mutex::new(BTreeSet::new()),
-            fresh: std::fs::symlink_metadata(dest)
-                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound),
+            fresh,
         })
     }
 
     /// Writes one output file (path relative to the output root, `/`-separated), unless the
     /// output holds it already.
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
-        if self.holds(rel, bytes) {
-            return lock(&self.unchanged).map(|mut u| {
-                u.insert(rel.to_string());
-            });
-        }
-        // One write of the whole file: no buffer needed.
-        self.create(rel, &mut |file| file.write_all(bytes))
+        let record = Record::of(bytes);
+        let files = match self.holds(rel, bytes, record) {
+            true => &self.unchanged,
+            // One write of the whole file: no buffer needed.
+            false => {
+                let path = self.dir.join(rel);
+                let mut file = self.create(rel).map_err(|e| Error::io(&path, e))?;
+                file.write_all(bytes).map_err(|e| Error::io(&path, e))?;
+                &self.written
+            }
+        };
+        lock(files)?.insert(rel.to_string(), Some(record));
+        Ok(())
     }
 
-    /// Whether the output has a regular file at `rel` with exactly `bytes` in it. Anything
-    /// else (no file, a link, another size, a read error) is "no": the file is then written.
-    fn holds(&self, rel: &str, bytes: &[u8]) -> bool {
+    /// Whether the output has a regular file at `rel` with exactly `bytes` (whose record is
+    /// `record`) in it: known from the previous manifest if it vouches for the file, else read
+    /// and compared. Anything else (no file, a link, another size, a read error) is "no": the
+    /// file is then written.
+    fn holds(&self, rel: &str, bytes: &[u8], record: Record) -> bool {
         if self.fresh {
             return false;
         }
         let path = self.dest.join(rel);
         match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => {}
+            Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => {
+                if let Some(Some(kept)) = self.previous.files.get(rel)
+                    && self.previous.vouches_for(&meta)
+                {
+                    return *kept == record;
+                }
+            }
             _ => return false,
         }
         let Ok(file) = std::fs::File::open(&path) else {
@@ -184,34 +251,54 @@ impl Staging {
         }
     }
 
-    /// Writes one output file that `fill` makes piece by piece, through a buffer.
+    /// Writes one output file that `fill` makes piece by piece, unless the output holds it
+    /// already: the pieces are compared with the output's file as they come, and a file is
+    /// made in the staging folder only from the first piece that differs.
     pub fn write_with(&self, rel: &str, fill: crate::pages::Fill<'_>) -> Result<(), Error> {
-        self.create(rel, &mut |file| {
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
-            fill(&mut out)?;
-            out.flush()
-        })
+        let old = match self.fresh {
+            true => None,
+            false => self.old_file(rel),
+        };
+        let mut out = Compared {
+            staging: self,
+            rel,
+            old: old.map(|file| (std::io::BufReader::with_capacity(BUFFER, file), 0)),
+            new: None,
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            size: 0,
+        };
+        let path = self.dir.join(rel);
+        fill(&mut out).map_err(|e| Error::io(&path, e))?;
+        let (written, record) = out.finish().map_err(|e| Error::io(&path, e))?;
+        let files = match written {
+            true => &self.written,
+            false => &self.unchanged,
+        };
+        lock(files)?.insert(rel.to_string(), Some(record));
+        Ok(())
     }
 
-    /// Creates one output file and has `fill` write it.
-    fn create(
-        &self,
-        rel: &str,
-        fill: &mut dyn FnMut(&mut std::fs::File) -> std::io::Result<()>,
-    ) -> Result<(), Error> {
-        let path = self.dir.join(rel);
+    /// The output's regular file at `rel`, opened, if it has one.
+    fn old_file(&self, rel: &str) -> Option<std::fs::File> {
+        let path = self.dest.join(rel);
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        meta.is_file().then(|| std::fs::File::open(&path).ok())?
+    }
+
+    /// Creates one file in the staging folder, and the folders it goes in.
+    fn create(&self, rel: &str) -> std::io::Result<std::fs::File> {
         if let Some((folder, _)) = rel.rsplit_once('/') {
-            let mut folders = lock(&self.folders)?;
+            // Only a record of the folders made: sound even if a thread panicked holding it.
+            let mut folders = self
+                .folders
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if !folders.contains(folder) {
-                let parent = self.dir.join(folder);
-                std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+                std::fs::create_dir_all(self.dir.join(folder))?;
                 folders.insert(folder.to_string());
             }
         }
-        let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-        fill(&mut file).map_err(|e| Error::io(&path, e))?;
-        lock(&self.written)?.insert(rel.to_string());
-        Ok(())
+        std::fs::File::create(self.dir.join(rel))
     }
 
     /// How many files the build has: those written and those the output holds already.
@@ -253,19 +340,17 @@ impl Staging {
             }
         }
         std::fs::create_dir_all(&self.dest).map_err(|e| Error::io(&self.dest, e))?;
-        let previous = read_manifest(&self.dest)?;
+        let previous = self.previous.files;
         // Until the move is done, the manifest names both builds' files, so that a build killed
-        // half-way leaves nothing the next build would not know to clean up.
-        let union: BTreeSet<String> = previous
-            .iter()
-            .chain(&written)
-            .chain(&unchanged)
-            .cloned()
-            .collect();
+        // half-way leaves nothing the next build would not know to clean up. The files still
+        // to move have no record in it: the output may hold either version of each.
+        let mut union = previous.clone();
+        union.extend(written.keys().map(|rel| (rel.clone(), None)));
+        union.extend(unchanged.iter().map(|(rel, record)| (rel.clone(), *record)));
         write_manifest(&self.dir, &self.dest, &union)?;
         // Each folder once, then the files on every core.
         let folders: BTreeSet<&str> = written
-            .iter()
+            .keys()
             .filter_map(|rel| rel.rsplit_once('/').map(|(folder, _)| folder))
             .collect();
         for folder in folders {
@@ -274,15 +359,16 @@ impl Staging {
         }
         {
             use rayon::prelude::*;
-            let written: Vec<&String> = written.iter().collect();
+            let written: Vec<&String> = written.keys().collect();
             written.par_iter().try_for_each(|rel| {
                 let to = self.dest.join(rel);
                 std::fs::rename(self.dir.join(rel), &to).map_err(|e| Error::io(&to, e))
             })?;
         }
         let mut removed = 0;
-        let written: BTreeSet<String> = written.into_iter().chain(unchanged).collect();
-        for rel in previous.difference(&written) {
+        let mut files = written;
+        files.extend(unchanged);
+        for rel in previous.keys().filter(|rel| !files.contains_key(*rel)) {
             let path = self.dest.join(rel);
             if path.is_file() {
                 std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
@@ -290,10 +376,103 @@ impl Staging {
                 remove_empty_parents(&self.dest, &path);
             }
         }
-        write_manifest(&self.dir, &self.dest, &written)?;
+        write_manifest(&self.dir, &self.dest, &files)?;
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(removed)
     }
+}
+
+/// The buffers of a file made piece by piece.
+const BUFFER: usize = 1 << 16;
+
+/// A file made piece by piece ([`Staging::write_with`]) and compared with the output's old
+/// version as it comes: it is written into the staging folder only from the first piece that
+/// differs (beginning with the old version's bytes before it), so that a file that did not
+/// change is read once and never written.
+struct Compared<'a> {
+    staging: &'a Staging,
+    rel: &'a str,
+    /// The old version while every byte so far is the same in it, and how many there were.
+    old: Option<(std::io::BufReader<std::fs::File>, u64)>,
+    /// The new version, once a piece differed (or where there was no old one).
+    new: Option<std::io::BufWriter<std::fs::File>>,
+    /// The hash and size of the bytes so far, for the manifest.
+    hasher: xxhash_rust::xxh3::Xxh3,
+    size: u64,
+}
+
+impl Compared<'_> {
+    /// The new version, started (with the old version's bytes that were the same) if it was
+    /// not yet.
+    fn new_version(&mut self) -> std::io::Result<&mut std::io::BufWriter<std::fs::File>> {
+        use std::io::Seek;
+        match self.new {
+            Some(ref mut new) => Ok(new),
+            None => {
+                let file = self.staging.create(self.rel)?;
+                let mut new = std::io::BufWriter::with_capacity(BUFFER, file);
+                if let Some((mut old, same)) = self.old.take() {
+                    old.seek(std::io::SeekFrom::Start(0))?;
+                    std::io::copy(&mut old.take(same), &mut new)?;
+                }
+                Ok(self.new.insert(new))
+            }
+        }
+    }
+
+    /// Whether a new version was written (if not, the old one is the file, to its last byte),
+    /// and the file's record.
+    fn finish(mut self) -> std::io::Result<(bool, Record)> {
+        use std::io::BufRead;
+        let record = Record {
+            size: self.size,
+            hash: self.hasher.digest128(),
+        };
+        if let Some((old, _)) = &mut self.old
+            && old.fill_buf()?.is_empty()
+        {
+            return Ok((false, record));
+        }
+        self.new_version()?.flush()?;
+        Ok((true, record))
+    }
+}
+
+impl Write for Compared<'_> {
+    fn write(&mut self, piece: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(piece);
+        self.size += piece.len() as u64;
+        if let Some((old, same)) = &mut self.old
+            && continues(old, piece)?
+        {
+            *same += piece.len() as u64;
+            return Ok(piece.len());
+        }
+        self.new_version()?.write_all(piece)?;
+        Ok(piece.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.new {
+            Some(new) => new.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether `old`'s next bytes are `piece` (read past as far as they are).
+fn continues(old: &mut impl std::io::BufRead, piece: &[u8]) -> std::io::Result<bool> {
+    let mut rest = piece;
+    while !rest.is_empty() {
+        let next = old.fill_buf()?;
+        let n = next.len().min(rest.len());
+        if n == 0 || next[..n] != rest[..n] {
+            return Ok(false);
+        }
+        old.consume(n);
+        rest = &rest[n..];
+    }
+    Ok(true)
 }
 
 /// A lock of the staging's sets (poisoned only if a render thread panicked).
@@ -303,40 +482,130 @@ fn lock<T>(set: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, Error> {
 }
 
 /// Replaces the manifest atomically (written in the staging folder, then renamed).
-fn write_manifest(staging: &Path, dest: &Path, files: &BTreeSet<String>) -> Result<(), Error> {
+fn write_manifest(staging: &Path, dest: &Path, files: &Files) -> Result<(), Error> {
     let tmp = staging.join(MANIFEST);
     std::fs::write(&tmp, manifest_text(files)).map_err(|e| Error::io(&tmp, e))?;
     let path = dest.join(MANIFEST);
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }
 
-/// The manifest's text: one path a line.
-fn manifest_text(files: &BTreeSet<String>) -> String {
-    files.iter().map(|p| format!("{p}\n")).collect()
+/// The manifest's text: the header, then a line per file.
+fn manifest_text(files: &Files) -> String {
+    let mut text = String::with_capacity(files.len() * 64 + 32);
+    text.push_str(MANIFEST_HEADER);
+    text.push('\n');
+    for (rel, record) in files {
+        let line = match record {
+            Some(Record { size, hash }) => format!("{hash:032x}\t{size}\t{rel}\n"),
+            None => format!("-\t-\t{rel}\n"),
+        };
+        text.push_str(&line);
+    }
+    text
+}
+
+impl Manifest {
+    /// Whether the manifest's record of a file is still true of the file, whose metadata is
+    /// `meta`: the file has not changed since the manifest was written. A file's change time
+    /// is the system's, set to the present whenever anything writes, truncates, renames or
+    /// re-dates the file, and nothing can set it back; a file that changed at the same moment
+    /// as the manifest, or after it, is read instead. (Where change times are not known, the
+    /// manifest vouches for nothing.)
+    pub fn vouches_for(&self, meta: &std::fs::Metadata) -> bool {
+        self.written
+            .is_some_and(|written| change_time(meta).is_some_and(|changed| changed < written))
+    }
+}
+
+/// When a file last changed, as its metadata gives it.
+#[cfg(unix)]
+fn change_time(meta: &std::fs::Metadata) -> Option<(i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.ctime(), meta.ctime_nsec()))
+}
+
+/// When a file was last written, as its metadata gives it, on the clock of [`change_time`].
+#[cfg(unix)]
+fn modification_time(meta: &std::fs::Metadata) -> Option<(i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.mtime(), meta.mtime_nsec()))
+}
+
+#[cfg(not(unix))]
+fn change_time(_: &std::fs::Metadata) -> Option<(i64, i64)> {
+    None
+}
+
+#[cfg(not(unix))]
+fn modification_time(_: &std::fs::Metadata) -> Option<(i64, i64)> {
+    None
 }
 
 /// Reads the previous build's manifest. Lines that are not plain relative paths inside the
 /// output (absolute, `..`, empty) are refused: a tampered manifest must not make Folio delete
 /// anything outside the output.
-pub fn read_manifest(dest: &Path) -> Result<BTreeSet<String>, Error> {
+pub fn read_manifest(dest: &Path) -> Result<Manifest, Error> {
     let path = dest.join(MANIFEST);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+    let (text, meta) = match std::fs::read_to_string(&path).and_then(|text| {
+        let meta = std::fs::metadata(&path)?;
+        Ok((text, meta))
+    }) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
         Err(e) => return Err(Error::io(&path, e)),
     };
-    let mut set = BTreeSet::new();
-    for (n, line) in text.lines().enumerate() {
-        if !is_plain_relative(line) {
-            return Err(Error::Usage(format!(
-                "{}:{}:1: the manifest names `{line}`, which is not a file inside the output; delete the manifest to start afresh",
-                path.display(),
-                n + 1
-            )));
+    let refuse = |n: usize, what: String| {
+        Err(Error::Usage(format!(
+            "{}:{}:1: {what}; delete the manifest to start afresh",
+            path.display(),
+            n + 1
+        )))
+    };
+    let mut lines = text.lines().enumerate().peekable();
+    let with_records = lines
+        .next_if(|(_, line)| *line == MANIFEST_HEADER)
+        .is_some();
+    let mut files = Files::new();
+    for (n, line) in lines {
+        let (record, rel) = match with_records {
+            true => match parse_line(line) {
+                Some(parsed) => parsed,
+                None => {
+                    return refuse(
+                        n,
+                        format!("the manifest line `{line}` is not a record and a path"),
+                    );
+                }
+            },
+            false => (None, line),
+        };
+        if !is_plain_relative(rel) {
+            return refuse(
+                n,
+                format!("the manifest names `{rel}`, which is not a file inside the output"),
+            );
         }
-        set.insert(line.to_string());
+        files.insert(rel.to_string(), record);
     }
-    Ok(set)
+    Ok(Manifest {
+        files,
+        written: modification_time(&meta),
+    })
+}
+
+/// A manifest line with records: the record (or none) and the path.
+fn parse_line(line: &str) -> Option<(Option<Record>, &str)> {
+    let mut fields = line.splitn(3, '\t');
+    let (hash, size, rel) = (fields.next()?, fields.next()?, fields.next()?);
+    let record = match (hash, size) {
+        ("-", "-") => None,
+        _ if hash.len() == 32 => Some(Record {
+            size: size.parse().ok()?,
+            hash: u128::from_str_radix(hash, 16).ok()?,
+        }),
+        _ => return None,
+    };
+    Some((record, rel))
 }
 
 fn is_plain_relative(rel: &str) -> bool {
@@ -371,6 +640,77 @@ mod tests {
         assert!(!is_plain_relative("a/../../x"));
         assert!(!is_plain_relative("C:\\x"));
         assert!(!is_plain_relative(""));
+    }
+
+    /// `write_with` in pieces over an output that holds `old` (or nothing): what the file
+    /// holds afterwards, and whether the build counted it unchanged.
+    fn written_with(old: Option<&[u8]>, pieces: &[&[u8]]) -> (Vec<u8>, bool) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("out");
+        std::fs::create_dir_all(dest.join("sub")).unwrap();
+        if let Some(old) = old {
+            std::fs::write(dest.join("sub/f.json"), old).unwrap();
+        }
+        let staging = Staging::new(&dest).unwrap();
+        staging
+            .write_with("sub/f.json", &mut |out| {
+                pieces.iter().try_for_each(|piece| out.write_all(piece))
+            })
+            .unwrap();
+        let unchanged = staging.unchanged() == 1;
+        staging.commit().unwrap();
+        (std::fs::read(dest.join("sub/f.json")).unwrap(), unchanged)
+    }
+
+    #[test]
+    fn a_file_made_in_pieces_is_written_only_if_it_changed() {
+        let pieces: &[&[u8]] = &[b"{\"a\": [", b"1, 2", b"", b"]}\n"];
+        let whole = pieces.concat();
+        assert_eq!(written_with(Some(&whole), pieces), (whole.clone(), true));
+        assert_eq!(written_with(None, pieces), (whole.clone(), false));
+        for old in [
+            &b"{\"a\": [1, 3]}\n"[..],
+            b"{\"a\": [1, 2]}\n and more",
+            b"{\"a\": [1, 2",
+            b"",
+            b"x",
+        ] {
+            assert_eq!(written_with(Some(old), pieces), (whole.clone(), false));
+        }
+    }
+
+    #[test]
+    fn a_manifest_is_read_as_it_was_written() {
+        let files: Files = [
+            ("a.html".to_string(), Some(Record::of(b"<p>a</p>"))),
+            ("sub/b c.js".to_string(), Some(Record::of(b""))),
+            ("old.html".to_string(), None),
+        ]
+        .into();
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(MANIFEST), manifest_text(&files)).unwrap();
+        assert_eq!(read_manifest(tmp.path()).unwrap().files, files);
+        // A manifest of paths alone, as Folio wrote before records.
+        std::fs::write(tmp.path().join(MANIFEST), "a.html\nsub/b c.js\n").unwrap();
+        let paths: Vec<(String, Option<Record>)> = read_manifest(tmp.path())
+            .unwrap()
+            .files
+            .into_iter()
+            .collect();
+        assert_eq!(
+            paths,
+            [("a.html".into(), None), ("sub/b c.js".into(), None)]
+        );
+        for bad in [
+            "xyz\t1\ta.html",
+            "-\t-",
+            &format!("{:032x}\tmany\ta.html", 1),
+        ] {
+            let text = format!("{MANIFEST_HEADER}\n{bad}\n");
+            std::fs::write(tmp.path().join(MANIFEST), text).unwrap();
+            let err = read_manifest(tmp.path()).unwrap_err().to_string();
+            assert!(err.contains(":2:1: the manifest line"), "{err}");
+        }
     }
 
     #[test]
