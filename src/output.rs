@@ -495,11 +495,12 @@ fn manifest_text(files: &Files) -> String {
     text.push_str(MANIFEST_HEADER);
     text.push('\n');
     for (rel, record) in files {
-        let line = match record {
-            Some(Record { size, hash }) => format!("{hash:032x}\t{size}\t{rel}\n"),
-            None => format!("-\t-\t{rel}\n"),
+        use std::fmt::Write;
+        // Writing into a String cannot fail.
+        let _ = match record {
+            Some(Record { size, hash }) => writeln!(text, "{hash:032x}\t{size}\t{rel}"),
+            None => writeln!(text, "-\t-\t{rel}"),
         };
-        text.push_str(&line);
     }
     text
 }
