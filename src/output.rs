@@ -413,7 +413,11 @@ impl Compared<'_> {
                 let mut new = std::io::BufWriter::with_capacity(BUFFER, file);
                 if let Some((mut old, same)) = self.old.take() {
                     old.seek(std::io::SeekFrom::Start(0))?;
-                    std::io::copy(&mut old.take(same), &mut new)?;
+                    if std::io::copy(&mut old.take(same), &mut new)? != same {
+                        return Err(std::io::Error::other(
+                            "the output's old version of this file shrank while it was read",
+                        ));
+                    }
                 }
                 Ok(self.new.insert(new))
             }
@@ -547,10 +551,14 @@ fn modification_time(_: &std::fs::Metadata) -> Option<(i64, i64)> {
 /// anything outside the output.
 pub fn read_manifest(dest: &Path) -> Result<Manifest, Error> {
     let path = dest.join(MANIFEST);
-    let (text, meta) = match std::fs::read_to_string(&path).and_then(|text| {
-        let meta = std::fs::metadata(&path)?;
+    // The text and the time from the same open file.
+    let read = std::fs::File::open(&path).and_then(|mut file| {
+        let meta = file.metadata()?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
         Ok((text, meta))
-    }) {
+    });
+    let (text, meta) = match read {
         Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
         Err(e) => return Err(Error::io(&path, e)),
