@@ -207,15 +207,22 @@ impl Staging {
     /// output holds it already.
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         let record = Record::of(bytes);
-        let files = match self.holds(rel, bytes, record) {
-            true => &self.unchanged,
+        let held = self.holds(rel, bytes, record);
+        if !held {
             // One write of the whole file: no buffer needed.
-            false => {
-                let path = self.dir.join(rel);
-                let mut file = self.create(rel).map_err(|e| Error::io(&path, e))?;
-                file.write_all(bytes).map_err(|e| Error::io(&path, e))?;
-                &self.written
-            }
+            let path = self.dir.join(rel);
+            let mut file = self.create(rel).map_err(|e| Error::io(&path, e))?;
+            file.write_all(bytes).map_err(|e| Error::io(&path, e))?;
+        }
+        self.note(rel, !held, record)
+    }
+
+    /// Notes one of the build's files and its record: staged (`written`), or left in the
+    /// output as it is.
+    fn note(&self, rel: &str, written: bool, record: Record) -> Result<(), Error> {
+        let files = match written {
+            true => &self.written,
+            false => &self.unchanged,
         };
         lock(files)?.insert(rel.to_string(), Some(record));
         Ok(())
@@ -255,14 +262,12 @@ impl Staging {
     /// already: the pieces are compared with the output's file as they come, and a file is
     /// made in the staging folder only from the first piece that differs.
     pub fn write_with(&self, rel: &str, fill: crate::pages::Fill<'_>) -> Result<(), Error> {
-        let old = match self.fresh {
-            true => None,
-            false => self.old_file(rel),
-        };
         let mut out = Compared {
             staging: self,
             rel,
-            old: old.map(|file| (std::io::BufReader::with_capacity(BUFFER, file), 0)),
+            old: self
+                .old_file(rel)
+                .map(|file| (std::io::BufReader::with_capacity(BUFFER, file), 0)),
             new: None,
             hasher: xxhash_rust::xxh3::Xxh3::new(),
             size: 0,
@@ -270,16 +275,14 @@ impl Staging {
         let path = self.dir.join(rel);
         fill(&mut out).map_err(|e| Error::io(&path, e))?;
         let (written, record) = out.finish().map_err(|e| Error::io(&path, e))?;
-        let files = match written {
-            true => &self.written,
-            false => &self.unchanged,
-        };
-        lock(files)?.insert(rel.to_string(), Some(record));
-        Ok(())
+        self.note(rel, written, record)
     }
 
-    /// The output's regular file at `rel`, opened, if it has one.
+    /// The output's regular file at `rel`, opened, if it has one (a fresh output has none).
     fn old_file(&self, rel: &str) -> Option<std::fs::File> {
+        if self.fresh {
+            return None;
+        }
         let path = self.dest.join(rel);
         let meta = std::fs::symlink_metadata(&path).ok()?;
         meta.is_file().then(|| std::fs::File::open(&path).ok())?
