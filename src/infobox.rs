@@ -40,18 +40,23 @@ pub struct InfoboxView {
 impl Serialize for InfoboxView {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let fields: indexmap::IndexMap<&str, &str> = self
-            .rows
-            .iter()
-            .map(|row| (row.key.as_str(), row.html.as_str()))
-            .collect();
         let mut view = serializer.serialize_struct("InfoboxView", 5)?;
         view.serialize_field("title", &self.title)?;
         view.serialize_field("template", &self.template)?;
         view.serialize_field("image", &self.image)?;
         view.serialize_field("rows", &self.rows)?;
-        view.serialize_field("fields", &fields)?;
+        view.serialize_field("fields", &Fields(&self.rows))?;
         view.end()
+    }
+}
+
+/// The rows' HTML by key, serialized as a map straight from the rows (a TOML table's keys are
+/// unique).
+struct Fields<'a>(&'a [InfoboxRowView]);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|row| (&row.key, &row.html)))
     }
 }
 

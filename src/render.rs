@@ -129,13 +129,10 @@ impl RootLinks {
 }
 
 /// A list entry as the template's value: the fields of [`LinkView`], in their order.
+/// Serialized, because Tera then builds its map as it goes, where a map made here would be
+/// hashed again into Tera's own. (Strings always serialize: the empty value is unreachable.)
 fn link_value(view: LinkView) -> tera::Value {
-    let mut map = indexmap::IndexMap::with_capacity(4);
-    map.insert("href", tera::Value::from(view.href));
-    map.insert("text", tera::Value::from(view.text));
-    map.insert("description", tera::Value::from(view.description));
-    map.insert("class", tera::Value::from(view.class));
-    tera::Value::from(map)
+    tera::Value::try_from_serializable(&view).unwrap_or_else(|_| tera::Value::none())
 }
 
 impl<'a> Renderer<'a> {
