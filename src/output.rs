@@ -344,13 +344,20 @@ impl Staging {
         }
         std::fs::create_dir_all(&self.dest).map_err(|e| Error::io(&self.dest, e))?;
         let previous = self.previous.files;
-        // Until the move is done, the manifest names both builds' files, so that a build killed
-        // half-way leaves nothing the next build would not know to clean up. The files still
-        // to move have no record in it: the output may hold either version of each.
-        let mut union = previous.clone();
-        union.extend(written.keys().map(|rel| (rel.clone(), None)));
-        union.extend(unchanged.iter().map(|(rel, record)| (rel.clone(), *record)));
-        write_manifest(&self.dir, &self.dest, &union)?;
+        let stale = stale(&previous, &written, &unchanged);
+        if !written.is_empty() {
+            // Until the move is done, the manifest names both builds' files, so that a build
+            // killed half-way leaves nothing the next build would not know to clean up. The
+            // files still to move have no record in it: the output may hold either version of
+            // each. (A build that moves nothing leaves the last manifest until the end.)
+            let union: Files = stale
+                .iter()
+                .map(|&(rel, record)| (rel.clone(), record))
+                .chain(written.keys().map(|rel| (rel.clone(), None)))
+                .chain(unchanged.iter().map(|(rel, record)| (rel.clone(), *record)))
+                .collect();
+            write_manifest(&self.dir, &self.dest, &union)?;
+        }
         // Each folder once, then the files on every core.
         let folders: BTreeSet<&str> = written
             .keys()
@@ -369,9 +376,7 @@ impl Staging {
             })?;
         }
         let mut removed = 0;
-        let mut files = written;
-        files.extend(unchanged);
-        for rel in previous.keys().filter(|rel| !files.contains_key(*rel)) {
+        for (rel, _) in stale {
             let path = self.dest.join(rel);
             if path.is_file() {
                 std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
@@ -379,10 +384,35 @@ impl Staging {
                 remove_empty_parents(&self.dest, &path);
             }
         }
+        let files: Files = written.into_iter().chain(unchanged).collect();
         write_manifest(&self.dir, &self.dest, &files)?;
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(removed)
     }
+}
+
+/// The files of the last build that this one did not make, with their records: those of
+/// `previous` in neither `written` nor `unchanged`. The three are sorted alike, so they are
+/// walked side by side.
+fn stale<'p>(
+    previous: &'p Files,
+    written: &Files,
+    unchanged: &Files,
+) -> Vec<(&'p String, Option<Record>)> {
+    let mut written = written.keys().peekable();
+    let mut unchanged = unchanged.keys().peekable();
+    previous
+        .iter()
+        .filter(|&(rel, _)| {
+            let made =
+                |files: &mut std::iter::Peekable<std::collections::btree_map::Keys<_, _>>| {
+                    while files.next_if(|&other| other < rel).is_some() {}
+                    files.next_if_eq(&rel).is_some()
+                };
+            !(made(&mut written) || made(&mut unchanged))
+        })
+        .map(|(rel, record)| (rel, *record))
+        .collect()
 }
 
 /// The buffers of a file made piece by piece.
@@ -577,7 +607,9 @@ pub fn read_manifest(dest: &Path) -> Result<Manifest, Error> {
     let with_records = lines
         .next_if(|(_, line)| *line == MANIFEST_HEADER)
         .is_some();
-    let mut files = Files::new();
+    // In the manifest's order, which is the map's: gathered, then made into the map at once
+    // (not inserted one by one, each looked for from the top).
+    let mut files = Vec::new();
     for (n, line) in lines {
         let (record, rel) = match with_records {
             true => match parse_line(line) {
@@ -597,10 +629,10 @@ pub fn read_manifest(dest: &Path) -> Result<Manifest, Error> {
                 format!("the manifest names `{rel}`, which is not a file inside the output"),
             );
         }
-        files.insert(rel.to_string(), record);
+        files.push((rel.to_string(), record));
     }
     Ok(Manifest {
-        files,
+        files: files.into_iter().collect(),
         written: modification_time(&meta),
     })
 }
@@ -652,6 +684,36 @@ mod tests {
         assert!(!is_plain_relative("a/../../x"));
         assert!(!is_plain_relative("C:\\x"));
         assert!(!is_plain_relative(""));
+    }
+
+    /// The last build's files that this one neither wrote nor kept, found by walking the three
+    /// sorted lists side by side: before, between and after the others' paths, and in a
+    /// folder that sorts among them.
+    #[test]
+    fn stale_files_are_those_the_build_did_not_make() {
+        let files = |paths: &[&str]| -> Files {
+            let record = Record { size: 1, hash: 7 };
+            paths
+                .iter()
+                .map(|p| (p.to_string(), Some(record)))
+                .collect()
+        };
+        let previous = files(&["a.html", "b.html", "b/c.html", "c.html", "d.html", "z.html"]);
+        let written = files(&["b.html", "e.html"]);
+        let unchanged = files(&["b/c.html", "d.html", "y.html"]);
+        let stale: Vec<&str> = stale(&previous, &written, &unchanged)
+            .into_iter()
+            .map(|(rel, record)| {
+                assert_eq!(record, Some(Record { size: 1, hash: 7 }));
+                rel.as_str()
+            })
+            .collect();
+        assert_eq!(stale, ["a.html", "c.html", "z.html"]);
+        assert!(super::stale(&previous, &previous, &Files::new()).is_empty());
+        assert_eq!(
+            super::stale(&previous, &Files::new(), &Files::new()).len(),
+            6
+        );
     }
 
     /// `write_with` in pieces over an output that holds `old` (or nothing): what the file
