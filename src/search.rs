@@ -633,7 +633,7 @@ impl DocTable {
 
     /// The place of `term`, whose key is `key` (`text_of` gives the text at a place), or else
     /// the empty slot where it goes.
-    #[inline]
+    #[inline(always)]
     fn find<'t>(
         &self,
         key: TermKey,
@@ -775,45 +775,37 @@ struct Scratch {
 
 /// The distinct terms of one article, with where they stand, how often and where first used.
 fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> DocTerms {
-    let Scratch { table, text, terms } = scratch;
-    table.clear();
-    text.clear();
-    terms.clear();
+    scratch.table.clear();
+    scratch.text.clear();
+    scratch.terms.clear();
     let mut add = |source: &str, part: Part| {
         let flag = part.flag();
-        for_each_keyed_term(source, |term, key, at| {
-            let at = if part == Part::Body {
-                at as u32
-            } else {
-                u32::MAX
-            };
-            let found = table.find(key, term, |i| {
-                let t = &terms[i as usize];
-                &text[t.start as usize..(t.start + t.len) as usize]
-            });
-            match found {
-                Ok(i) => {
-                    let t = &mut terms[i as usize];
-                    t.flags |= flag;
-                    t.count += 1;
-                    t.first_use = t.first_use.min(at);
+        // Inlined into the reader's loop, where most words are found in the table; a new
+        // term is added out of it.
+        for_each_keyed_term(
+            source,
+            #[inline(always)]
+            |term, key, at| {
+                let at = if part == Part::Body {
+                    at as u32
+                } else {
+                    u32::MAX
+                };
+                let found = scratch.table.find(key, term, |i| {
+                    let t = &scratch.terms[i as usize];
+                    &scratch.text[t.start as usize..(t.start + t.len) as usize]
+                });
+                match found {
+                    Ok(i) => {
+                        let t = &mut scratch.terms[i as usize];
+                        t.flags |= flag;
+                        t.count += 1;
+                        t.first_use = t.first_use.min(at);
+                    }
+                    Err(slot) => scratch.add_term(slot, key, term, flag, at),
                 }
-                Err(slot) => {
-                    let i = terms.len() as u32;
-                    terms.push(DocTerm {
-                        key,
-                        start: text.len() as u32,
-                        len: term.len() as u32,
-                        partition: key.partition(term) as u8,
-                        flags: flag,
-                        count: 1,
-                        first_use: at,
-                    });
-                    text.push_str(term);
-                    table.insert(slot, key, i, |i| terms[i as usize].key);
-                }
-            }
-        });
+            },
+        );
     };
     add(&article.title, Part::Title);
     for alias in &article.aliases {
@@ -826,6 +818,7 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
     add(&article.description, Part::Description);
     // Group by partition (a counting sort: the order within a partition is the order of use).
     let mut starts = vec![0u32; PARTITIONS + 1];
+    let Scratch { text, terms, .. } = scratch;
     for term in terms.iter() {
         starts[term.partition as usize + 1] += 1;
     }
@@ -843,6 +836,27 @@ fn doc_terms(article: &Article, body: &RenderedBody, scratch: &mut Scratch) -> D
         text: text.clone(),
         terms: grouped,
         starts,
+    }
+}
+
+impl Scratch {
+    /// Adds a term not yet among the article's terms, at the table slot found for it.
+    #[inline(never)]
+    fn add_term(&mut self, slot: usize, key: TermKey, term: &str, flag: u8, at: u32) {
+        let place = self.terms.len() as u32;
+        self.terms.push(DocTerm {
+            key,
+            start: self.text.len() as u32,
+            len: term.len() as u32,
+            partition: key.partition(term) as u8,
+            flags: flag,
+            count: 1,
+            first_use: at,
+        });
+        self.text.push_str(term);
+        let terms = &self.terms;
+        self.table
+            .insert(slot, key, place, |i| terms[i as usize].key);
     }
 }
 
