@@ -50,8 +50,8 @@ impl Serialize for InfoboxView {
     }
 }
 
-/// The rows' HTML by key, serialized as a map straight from the rows (a TOML table's keys are
-/// unique).
+/// The rows' HTML by key, serialized as a map straight from the rows, without a map of its
+/// own first: the template's map is made as it goes, in the rows' order.
 struct Fields<'a>(&'a [InfoboxRowView]);
 
 impl Serialize for Fields<'_> {
