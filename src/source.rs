@@ -63,6 +63,11 @@ pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, 
     let mut problems = Vec::new();
     let mut entries = Vec::new();
     let mut folders = Vec::new();
+    // The path under the content folder of each folder the walk is in, the outermost first:
+    // the walk goes depth first, so an entry's folder is the last of the first `depth - 1`.
+    // (Made from the names as the walk goes: cutting each path's prefix off again, component
+    // by component, took a third of the listing's time.)
+    let mut open_folders: Vec<PathBuf> = Vec::new();
     for entry in walkdir::WalkDir::new(src_dir).follow_links(false) {
         let entry = match entry {
             Ok(entry) => entry,
@@ -75,7 +80,14 @@ pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, 
                 continue;
             }
         };
-        let rel = entry.path().strip_prefix(src_dir).unwrap_or(entry.path());
+        let depth = entry.depth();
+        open_folders.truncate(depth.saturating_sub(1));
+        let rel = match (depth, open_folders.last()) {
+            (0, _) => PathBuf::new(),
+            (_, Some(folder)) => folder.join(entry.file_name()),
+            (_, None) => PathBuf::from(entry.file_name()),
+        };
+        let rel = rel.as_path();
         if entry.path_is_symlink() {
             problems.push(Diagnostic::warning_at(
                 &display_dir.join(rel),
@@ -86,20 +98,23 @@ pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, 
             continue;
         }
         if entry.file_type().is_dir() {
+            if depth > 0 {
+                open_folders.push(rel.to_path_buf());
+            }
             folders.push(entry.into_path());
             continue;
         }
         if entry.file_type().is_file() && is_article(rel) {
             let rel = rel.to_path_buf();
             entries.push(Entry {
-                display_path: display_dir.join(&rel),
+                display_path: joined(display_dir, &rel),
                 abs: entry.into_path(),
                 rel,
             });
         }
     }
-    // Paths are unique, so an unstable sort gives the one order.
-    entries.sort_unstable_by(|a, b| walk_key(&a.rel).cmp(walk_key(&b.rel)));
+    // Each key made once, then compared as bytes; paths are unique, so there is one order.
+    entries.sort_by_cached_key(|entry| walk_key(&entry.rel));
     problems.sort();
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(problems);
@@ -113,14 +128,22 @@ pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, 
 /// A relative path's bytes with each separator made the lowest byte: compared as a sequence,
 /// they order paths by their components (`a/b.md` before `a-c.md`, as a walk that visits each
 /// folder's entries by name finds them), and far faster than `Path`'s own order.
-fn walk_key(rel: &Path) -> impl Iterator<Item = u8> + '_ {
-    rel.as_os_str().as_encoded_bytes().iter().map(|&b| {
-        if std::path::is_separator(char::from(b)) {
-            0
-        } else {
-            b
+fn walk_key(rel: &Path) -> Vec<u8> {
+    let mut key = rel.as_os_str().as_encoded_bytes().to_vec();
+    for b in &mut key {
+        if std::path::is_separator(char::from(*b)) {
+            *b = 0;
         }
-    })
+    }
+    key
+}
+
+/// `dir` joined with `rel`, made in room of its size (a join grows the copy of `dir`).
+fn joined(dir: &Path, rel: &Path) -> PathBuf {
+    let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + rel.as_os_str().len());
+    path.push(dir);
+    path.push(rel);
+    path
 }
 
 /// Whether a path under the content folder is an article: a `.md` file, not hidden.
