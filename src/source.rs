@@ -84,6 +84,12 @@ pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, 
         open_folders.truncate(depth.saturating_sub(1));
         let rel = match (depth, open_folders.last()) {
             (0, _) => PathBuf::new(),
+            // (Were a folder above ever not among them, the path is cut from the full one.)
+            _ if open_folders.len() + 1 != depth => entry
+                .path()
+                .strip_prefix(src_dir)
+                .unwrap_or(entry.path())
+                .to_path_buf(),
             (_, Some(folder)) => folder.join(entry.file_name()),
             (_, None) => PathBuf::from(entry.file_name()),
         };
