@@ -26,12 +26,42 @@ struct FrontMatter {
     aliases: Vec<Spanned<String>>,
     #[serde(default)]
     categories: Vec<Spanned<String>>,
-    infobox: Option<indexmap::IndexMap<String, Spanned<toml::Value>>>,
+    infobox: Option<InfoboxTable>,
     #[serde(default)]
     extra: toml::Table,
     source: Option<String>,
     license: Option<String>,
     updated: Option<toml::value::Datetime>,
+}
+
+/// The `[infobox]` table's keys and values in the author's order, read straight into a list
+/// (TOML itself refuses a key written twice): no map to hash every key into.
+#[derive(Debug)]
+struct InfoboxTable(Vec<(String, Spanned<toml::Value>)>);
+
+impl<'de> Deserialize<'de> for InfoboxTable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = InfoboxTable;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<InfoboxTable, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(InfoboxTable(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
 }
 
 /// One article: its metadata, infobox and body.
@@ -183,11 +213,11 @@ impl Article {
 }
 
 impl Infobox {
-    fn from_table(table: indexmap::IndexMap<String, Spanned<toml::Value>>, base: usize) -> Self {
+    fn from_table(table: InfoboxTable, base: usize) -> Self {
         let mut template = None;
         let mut template_offset = base;
-        let mut fields = Vec::with_capacity(table.len());
-        for (key, spanned) in table {
+        let mut fields = Vec::with_capacity(table.0.len());
+        for (key, spanned) in table.0 {
             let span = spanned.span();
             let value = spanned.into_inner();
             let quoted = usize::from(matches!(value, toml::Value::String(_)));

@@ -166,9 +166,38 @@ pub struct Staging {
     fresh: bool,
 }
 
+/// What an output folder holds before a build: whether it exists at all, and the manifest of
+/// the build that made it. Read apart from the staging folder, so that a build can read it
+/// while its articles are still being rendered.
+#[derive(Debug, Default)]
+pub struct Previous {
+    /// Whether the output did not exist.
+    fresh: bool,
+    /// The manifest (empty for a fresh output).
+    manifest: Manifest,
+}
+
+impl Previous {
+    /// Reads what `dest` holds.
+    pub fn read(dest: &Path) -> Result<Previous, Error> {
+        let fresh = std::fs::symlink_metadata(dest)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        let manifest = match fresh {
+            true => Manifest::default(),
+            false => read_manifest(dest)?,
+        };
+        Ok(Previous { fresh, manifest })
+    }
+}
+
 impl Staging {
     /// Creates a fresh staging folder beside `dest`.
     pub fn new(dest: &Path) -> Result<Staging, Error> {
+        Staging::after(dest, Previous::read(dest)?)
+    }
+
+    /// Creates a fresh staging folder beside `dest`, which holds `previous`.
+    pub fn after(dest: &Path, previous: Previous) -> Result<Staging, Error> {
         let name = dest
             .file_name()
             .map_or_else(|| "site".into(), |n| n.to_string_lossy().into_owned());
@@ -184,12 +213,6 @@ impl Staging {
                 }
             }
         }
-        let fresh = std::fs::symlink_metadata(dest)
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
-        let previous = match fresh {
-            true => Manifest::default(),
-            false => read_manifest(dest)?,
-        };
         let dir = parent.join(format!("{prefix}{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Staging {
@@ -197,9 +220,9 @@ impl Staging {
             dest: dest.to_path_buf(),
             written: Mutex::new(Files::new()),
             unchanged: Mutex::new(Files::new()),
-            previous,
+            previous: previous.manifest,
             folders: Mutex::new(BTreeSet::new()),
-            fresh,
+            fresh: previous.fresh,
         })
     }
 

@@ -260,7 +260,7 @@ fn ascii_term(
 ) {
     let word = &text[start..end];
     let len = end - start;
-    let (short_key, in_lower_case) = if len < 8 {
+    if len < 8 {
         let eight = match text.as_bytes()[start..].first_chunk::<8>() {
             Some(eight) => *eight,
             None => {
@@ -273,18 +273,24 @@ fn ascii_term(
         let bytes = u64::from_le_bytes(eight) & keep;
         // Digits have the case bit already.
         let lower = bytes | CASE_BITS & keep;
-        (Some(TermKey::exact(lower, len)), lower == bytes)
+        // A word with capitals is read from the key's bytes, already lower-cased.
+        let lowered = lower.to_le_bytes();
+        let term = match lower == bytes {
+            true => word,
+            false => std::str::from_utf8(&lowered[..len]).unwrap_or(word),
+        };
+        f(term, TermKey::exact(lower, len), start);
     } else {
-        (None, !has_upper_case(word.as_bytes()))
-    };
-    let term = if in_lower_case {
-        word
-    } else {
-        folded.clear();
-        push_ascii_folded(folded, word);
-        folded.as_str()
-    };
-    f(term, short_key.unwrap_or_else(|| TermKey::of(term)), start);
+        let term = match has_upper_case(word.as_bytes()) {
+            false => word,
+            true => {
+                folded.clear();
+                push_ascii_folded(folded, word);
+                folded.as_str()
+            }
+        };
+        f(term, TermKey::of(term), start);
+    }
 }
 
 /// Appends `word` (ASCII letters and digits) to `out`, lower-cased: copied whole, then
@@ -703,14 +709,18 @@ impl DocTable {
 
 /// The partition of a term: a hash of its shard key (its first two characters).
 fn partition(term: &str) -> usize {
-    let key_len = match term.as_bytes() {
-        [a, b, ..] if a.is_ascii() && b.is_ascii() => 2,
-        _ => term.char_indices().nth(2).map_or(term.len(), |(at, _)| at),
+    let key = match term.as_bytes() {
+        // Most terms: two ASCII bytes.
+        &[a, b, ..] if a.is_ascii() && b.is_ascii() => u64::from(a) | u64::from(b) << 8,
+        bytes => {
+            let key_len = term.char_indices().nth(2).map_or(term.len(), |(at, _)| at);
+            // Two characters take at most eight bytes.
+            let mut eight = [0; 8];
+            eight[..key_len].copy_from_slice(&bytes[..key_len]);
+            u64::from_le_bytes(eight)
+        }
     };
-    // Two characters take at most eight bytes.
-    let mut eight = [0; 8];
-    eight[..key_len].copy_from_slice(&term.as_bytes()[..key_len]);
-    partition_of_key(u64::from_le_bytes(eight))
+    partition_of_key(key)
 }
 
 /// The partition of a shard key given as one number: its (at most eight) bytes, then zeros.
