@@ -283,15 +283,22 @@ pub fn split_front_matter(text: &str) -> Result<Split, usize> {
         });
     };
     let toml_start = start + (rest.len() - after_open.len());
-    let mut pos = toml_start;
-    for line in text[toml_start..].split_inclusive('\n') {
-        if line.trim_end_matches(['\n', '\r']) == "+++" {
+    // The closing line: `+++` at a line's start, then nothing but `\r` before its end. Found
+    // among the places of `+++`, not line by line.
+    let bytes = text.as_bytes();
+    for at in memchr::memmem::find_iter(&bytes[toml_start..], "+++") {
+        let at = toml_start + at;
+        if at > toml_start && bytes[at - 1] != b'\n' {
+            continue;
+        }
+        let after = &bytes[at + 3..];
+        let line = memchr::memchr(b'\n', after).map_or(after.len(), |n| n + 1);
+        if after[..line].iter().all(|&b| b == b'\r' || b == b'\n') {
             return Ok(Split {
-                front_matter: Some(toml_start..pos),
-                body_start: pos + line.len(),
+                front_matter: Some(toml_start..at),
+                body_start: at + 3 + line,
             });
         }
-        pos += line.len();
     }
     Err(start)
 }
@@ -323,6 +330,21 @@ mod tests {
         let split = split_front_matter(text).unwrap();
         assert_eq!(&text[split.front_matter.unwrap()], "title = \"A\"\n");
         assert_eq!(&text[split.body_start..], "Body\n");
+    }
+
+    #[test]
+    fn front_matter_closes_only_at_a_line_of_three_pluses() {
+        // `+++` inside a line, or followed by more, does not close it; a last line without
+        // its newline does.
+        let text = "+++\na = \"x +++\"\n+++b = 1\n+++ \n+++\r\r";
+        let split = split_front_matter(text).unwrap();
+        assert_eq!(
+            &text[split.front_matter.unwrap()],
+            "a = \"x +++\"\n+++b = 1\n+++ \n"
+        );
+        assert_eq!(split.body_start, text.len());
+        assert!(split_front_matter("+++\na = 1\n ++++\n").is_err());
+        assert!(split_front_matter("+++").is_err());
     }
 
     #[test]
