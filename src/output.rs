@@ -169,7 +169,7 @@ pub struct Staging {
 /// What an output folder holds before a build: whether it exists at all, and the manifest of
 /// the build that made it. Read apart from the staging folder, so that a build can read it
 /// while its articles are still being rendered.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Previous {
     /// Whether the output did not exist.
     fresh: bool,

@@ -273,7 +273,8 @@ fn ascii_term(
         let bytes = u64::from_le_bytes(eight) & keep;
         // Digits have the case bit already.
         let lower = bytes | CASE_BITS & keep;
-        // A word with capitals is read from the key's bytes, already lower-cased.
+        // A word with capitals is read from the key's bytes, already lower-cased (ASCII, so
+        // always UTF-8).
         let lowered = lower.to_le_bytes();
         let term = match lower == bytes {
             true => word,
