@@ -191,11 +191,6 @@ impl Previous {
 }
 
 impl Staging {
-    /// Creates a fresh staging folder beside `dest`.
-    pub fn new(dest: &Path) -> Result<Staging, Error> {
-        Staging::after(dest, Previous::read(dest)?)
-    }
-
     /// Creates a fresh staging folder beside `dest`, which holds `previous`.
     pub fn after(dest: &Path, previous: Previous) -> Result<Staging, Error> {
         let name = dest
@@ -748,7 +743,7 @@ mod tests {
         if let Some(old) = old {
             std::fs::write(dest.join("sub/f.json"), old).unwrap();
         }
-        let staging = Staging::new(&dest).unwrap();
+        let staging = Staging::after(&dest, Previous::read(&dest).unwrap()).unwrap();
         staging
             .write_with("sub/f.json", &mut |out| {
                 pieces.iter().try_for_each(|piece| out.write_all(piece))

@@ -93,10 +93,9 @@ pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, 
             (_, Some(folder)) => folder.join(entry.file_name()),
             (_, None) => PathBuf::from(entry.file_name()),
         };
-        let rel = rel.as_path();
         if entry.path_is_symlink() {
             problems.push(Diagnostic::warning_at(
-                &display_dir.join(rel),
+                &display_dir.join(&rel),
                 "",
                 0,
                 "symbolic link not followed; copy the file into the content folder to publish it",
@@ -105,13 +104,12 @@ pub fn list_with_folders(src_dir: &Path, display_dir: &Path) -> Result<Listing, 
         }
         if entry.file_type().is_dir() {
             if depth > 0 {
-                open_folders.push(rel.to_path_buf());
+                open_folders.push(rel);
             }
             folders.push(entry.into_path());
             continue;
         }
-        if entry.file_type().is_file() && is_article(rel) {
-            let rel = rel.to_path_buf();
+        if entry.file_type().is_file() && is_article(&rel) {
             entries.push(Entry {
                 display_path: joined(display_dir, &rel),
                 abs: entry.into_path(),
