@@ -71,12 +71,23 @@ const SHARED: u32 = 1 << 31;
 impl TitleIndex {
     /// What `[[target]]` means: a title or alias first, then a source path without `.md`.
     pub fn resolve(&self, target: &str) -> Resolution {
-        let key = normalize_title(target);
-        if let Some(owners) = self.titles.get(&key) {
-            return self.owners(owners);
+        // Every link is resolved: its key is made in room kept for the purpose, not allocated.
+        thread_local! {
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        if let Some(id) = self.aliases.get(&key) {
-            return Resolution::Article(id as ArticleId);
+        let found = KEY.with_borrow_mut(|key| {
+            key.clear();
+            push_normalized_title(key, target);
+            match self.titles.get(key) {
+                Some(owners) => Some(self.owners(owners)),
+                None => self
+                    .aliases
+                    .get(key)
+                    .map(|id| Resolution::Article(id as ArticleId)),
+            }
+        });
+        if let Some(found) = found {
+            return found;
         }
         let path = target.trim().trim_start_matches('/');
         let path = path.strip_suffix(".md").unwrap_or(path);
@@ -215,6 +226,13 @@ impl Slot {
 /// The form in which titles are compared: NFC, lowercase, `_` as space, one space for any run
 /// of white space, one `-` for any of the dashes `-`, `‐`, `–`, `—`.
 pub fn normalize_title(title: &str) -> String {
+    let mut out = String::with_capacity(title.len());
+    push_normalized_title(&mut out, title);
+    out
+}
+
+/// Appends [`normalize_title`]'s form of `title` to `out`.
+fn push_normalized_title(out: &mut String, title: &str) {
     let composed: String;
     let title = if composes_with_nothing(title)
         || unicode_normalization::is_nfc_quick(title.chars())
@@ -225,29 +243,29 @@ pub fn normalize_title(title: &str) -> String {
         composed = title.nfc().collect();
         &composed
     };
-    let bytes = title.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(title.len());
+    let start = out.len();
     let mut pending_space = false;
-    let mut at = 0;
-    while let Some(&b) = bytes.get(at) {
+    let mut rest = title;
+    while let Some(&b) = rest.as_bytes().first() {
         // ASCII, as most of most titles is, a run at a time, with no decoding: `_` and the
         // ASCII white space (the characters below 0x80 that `char::is_whitespace` takes) end
         // a word, any other run of ASCII goes in whole (lower-cased with the rest, below).
         // Any other character whole. `None`: a space.
         let piece = if b.is_ascii() {
-            let run = bytes[at..]
-                .iter()
-                .position(|&b| !b.is_ascii() || is_ascii_space(b))
-                .unwrap_or(bytes.len() - at);
-            // An empty run: `b` is a space, passed over.
-            let start = at;
-            at += run.max(1);
-            (run > 0).then(|| TitlePiece::Ascii(&bytes[start..at]))
+            let run = rest
+                .bytes()
+                .position(|b| ENDS_ASCII_RUN[b as usize])
+                .unwrap_or(rest.len());
+            // An empty run: `b` is a space, passed over (an ASCII byte is a whole character).
+            let (word, after) = rest.split_at(run.max(1));
+            rest = after;
+            (run > 0).then_some(TitlePiece::Ascii(word))
         } else {
-            let Some(c) = title[at..].chars().next() else {
+            let mut chars = rest.chars();
+            let Some(c) = chars.next() else {
                 break;
             };
-            at += c.len_utf8();
+            rest = chars.as_str();
             match c {
                 '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' => Some(TitlePiece::Char('-')),
                 c if c.is_whitespace() => None,
@@ -255,41 +273,42 @@ pub fn normalize_title(title: &str) -> String {
             }
         };
         let Some(piece) = piece else {
-            pending_space = !out.is_empty();
+            pending_space = out.len() > start;
             continue;
         };
         if pending_space {
-            out.push(b' ');
+            out.push(' ');
             pending_space = false;
         }
         match piece {
-            TitlePiece::Ascii(run) => out.extend_from_slice(run),
-            TitlePiece::Char(c) => {
-                for lower in c.to_lowercase() {
-                    out.extend_from_slice(lower.encode_utf8(&mut [0; 4]).as_bytes());
-                }
-            }
+            TitlePiece::Ascii(run) => out.push_str(run),
+            TitlePiece::Char(c) => out.extend(c.to_lowercase()),
         }
     }
     // The runs copied above lower-cased at once (the other characters went in lower-cased, and
     // this changes only the bytes `A` to `Z`).
-    out.make_ascii_lowercase();
-    // (Whole characters went in: the bytes are UTF-8.)
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    out[start..].make_ascii_lowercase();
 }
 
 /// What [`normalize_title`] reads at once: a run of ASCII with no space in it, or any other
 /// character.
 enum TitlePiece<'a> {
-    Ascii(&'a [u8]),
+    Ascii(&'a str),
     Char(char),
 }
 
-/// `_` and the ASCII characters that `char::is_whitespace` takes: what parts the words of a
-/// title.
-fn is_ascii_space(b: u8) -> bool {
-    matches!(b, b' ' | b'_' | b'\t'..=b'\r')
-}
+/// The bytes that end a run of ASCII in a title: `_`, the ASCII characters that
+/// `char::is_whitespace` takes (what parts the words of a title), and every byte of a
+/// character beyond ASCII.
+const ENDS_ASCII_RUN: [bool; 256] = {
+    let mut ends = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        ends[b] = matches!(b as u8, b' ' | b'_' | b'\t'..=b'\r' | 0x80..);
+        b += 1;
+    }
+    ends
+};
 
 /// Whether every character of `title` stands below the combining marks (U+0300) or is one of
 /// the dashes U+2010 to U+2014: then it is in NFC (none of those composes with anything), told
