@@ -363,7 +363,8 @@ pub fn render_inline(text: &str, offset: usize, cx: &PageContext<'_>) -> (String
 /// Whether Markdown renders `text`, one line, to `text` itself (its end trimmed): it starts
 /// with a letter or digit that opens no list, and holds no line break and no character that
 /// could start markup (emphasis, code, links, images, HTML, entities, escapes, strikethrough,
-/// tables, footnotes) or need escaping.
+/// tables, footnotes) or need escaping, but for `_` between two ASCII letters or digits (as in
+/// a file name), which can neither open nor close emphasis.
 fn renders_as_itself(text: &str) -> bool {
     let bytes = text.as_bytes();
     let Some(&first) = bytes.first() else {
@@ -377,9 +378,16 @@ fn renders_as_itself(text: &str) -> bool {
     if matches!(bytes.get(digits), Some(b'.' | b')')) && digits > 0 {
         return false;
     }
-    bytes
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b >= 0x80 || b" ,.;:()'\"/%?@$+-=#!".contains(&b))
+    let inside_word = |at: usize| {
+        let alphanumeric = |at| bytes.get(at).is_some_and(u8::is_ascii_alphanumeric);
+        at > 0 && alphanumeric(at - 1) && alphanumeric(at + 1)
+    };
+    bytes.iter().enumerate().all(|(at, &b)| {
+        b.is_ascii_alphanumeric()
+            || b >= 0x80
+            || b" ,.;:()'\"/%?@$+-=#!".contains(&b)
+            || (b == b'_' && inside_word(at))
+    })
 }
 
 /// [`render_inline`] through the Markdown parser.
@@ -1071,6 +1079,9 @@ mod tests {
             "==",
             "#a",
             "US$7.3",
+            "_",
+            "a_b",
+            "_a",
         ];
         // A fixed pseudo-random walk over strings of up to six pieces.
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
@@ -1094,6 +1105,9 @@ mod tests {
         for markup in [
             "*a*",
             "a_b_",
+            "_a_",
+            "a__b",
+            "é_a",
             "[[A]]",
             "<b>",
             "a &amp; b",
