@@ -249,7 +249,8 @@ fn has_upper_case(word: &[u8]) -> bool {
 }
 
 /// Hands `text[start..end]` (ASCII letters and digits, the whole run) to `f`, folded, with
-/// its key: a short term's made from its bytes, read as one number.
+/// its key: that of a term of at most [`EXACT_MAX`] bytes made from its bytes, read as one or
+/// two numbers.
 #[inline(always)]
 fn ascii_term(
     text: &str,
@@ -280,7 +281,30 @@ fn ascii_term(
             true => word,
             false => std::str::from_utf8(&lowered[..len]).unwrap_or(word),
         };
-        f(term, TermKey::exact(lower, len), start);
+        f(term, TermKey::exact(lower, 0, len), start);
+    } else if let (Some(first), Some(last)) = (
+        word.as_bytes().first_chunk::<8>(),
+        word.as_bytes().last_chunk::<8>(),
+    ) && len <= EXACT_MAX
+    {
+        // The first eight bytes, and the rest: the last eight read at once, the bytes before
+        // the ninth shifted out of them (a word of eight has no rest).
+        let first = u64::from_le_bytes(*first);
+        let rest = u64::from_le_bytes(*last)
+            .checked_shr(8 * (16 - len) as u32)
+            .unwrap_or(0);
+        let rest_bytes = (1u64 << (8 * (len - 8))) - 1;
+        // Digits have the case bit already.
+        let (low, high) = (first | CASE_BITS, rest | CASE_BITS & rest_bytes);
+        let term = match (low, high) == (first, rest) {
+            true => word,
+            false => {
+                folded.clear();
+                push_ascii_folded(folded, word);
+                folded.as_str()
+            }
+        };
+        f(term, TermKey::exact(low, high, len), start);
     } else {
         let term = match has_upper_case(word.as_bytes()) {
             false => word,
@@ -514,53 +538,79 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(bytes)
 }
 
-/// How a term is looked up in a hash table. A short ASCII term, as most words are, is its own
-/// key (its length and bytes in one number), told apart without reading its text; a longer one
-/// is known by a hash with the top bit set, which no short key has, and then compared.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct TermKey(u64);
+/// The longest ASCII term that is its own [`TermKey`].
+const EXACT_MAX: usize = 15;
+
+/// How a term is looked up in a hash table. An ASCII term of at most [`EXACT_MAX`] bytes, as
+/// nearly every word is, is its own key (its bytes in two numbers, its length in the top byte),
+/// told apart without reading its text; a longer one, or one beyond ASCII, is known by a hash
+/// (with the top bit set, which no exact key has) and then compared.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct TermKey {
+    /// The first eight bytes, or the hash.
+    low: u64,
+    /// The bytes after the eighth and the length, or only the top bit.
+    high: u64,
+}
 
 impl TermKey {
     #[inline]
     fn of(term: &str) -> TermKey {
         let bytes = term.as_bytes();
-        if bytes.len() < 8 {
-            // The bytes, then zeros, then the length in the top byte.
-            let mut eight = [0; 8];
-            eight[..bytes.len()].copy_from_slice(bytes);
-            let bytes_and_zeros = u64::from_le_bytes(eight);
-            if bytes_and_zeros & HIGH_BITS == 0 {
-                return TermKey::exact(bytes_and_zeros, bytes.len());
-            }
+        if bytes.len() <= EXACT_MAX && bytes.is_ascii() {
+            // The bytes, then zeros.
+            let mut sixteen = [0; 16];
+            sixteen[..bytes.len()].copy_from_slice(bytes);
+            let (low, high) = sixteen.split_at(8);
+            let word = |half: &[u8]| {
+                half.first_chunk::<8>()
+                    .map_or(0, |b| u64::from_le_bytes(*b))
+            };
+            return TermKey::exact(word(low), word(high), bytes.len());
         }
-        TermKey(hash_bytes(bytes) | 1 << 63)
+        TermKey {
+            low: hash_bytes(bytes),
+            high: 1 << 63,
+        }
     }
 
-    /// The key of an ASCII term shorter than eight bytes, given as its bytes followed by zeros.
+    /// The key of an ASCII term of at most [`EXACT_MAX`] bytes, given as its bytes followed by
+    /// zeros: the first eight in `low`, the rest in `high`.
     #[inline]
-    fn exact(bytes_and_zeros: u64, len: usize) -> TermKey {
-        TermKey(bytes_and_zeros | (len as u64) << 56)
+    fn exact(low: u64, high: u64, len: usize) -> TermKey {
+        TermKey {
+            low,
+            high: high | (len as u64) << 56,
+        }
     }
 
     /// Whether the key is the term itself.
     fn is_exact(self) -> bool {
-        self.0 >> 63 == 0
+        self.high >> 63 == 0
+    }
+
+    /// The key in one number, for a table to place it by (see [`TermKey::hash`]).
+    #[inline]
+    fn folded(self) -> u64 {
+        match self.is_exact() {
+            true => self.low ^ self.high.rotate_left(32),
+            false => self.low,
+        }
     }
 
     /// Where the table places it.
     fn hash(self) -> u64 {
         use std::hash::BuildHasher;
-        if self.is_exact() {
-            rustc_hash::FxBuildHasher.hash_one(self.0)
-        } else {
-            self.0
+        match self.is_exact() {
+            true => rustc_hash::FxBuildHasher.hash_one(self.folded()),
+            false => self.low,
         }
     }
 }
 
-/// Whether two terms are the same text. A term whose key is a hash is eight bytes or longer
-/// (or not all ASCII), most of them at most sixteen: those of eight to sixteen bytes are
-/// compared as their first and last eight bytes, without a call to compare memory.
+/// Whether two terms are the same text. A term whose key is a hash is longer than
+/// [`EXACT_MAX`] bytes or not all ASCII, most of them at most sixteen bytes: those of eight to
+/// sixteen are compared as their first and last eight bytes, without a call to compare memory.
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -614,7 +664,7 @@ struct DocTable {
 
 #[derive(Clone, Copy, Default)]
 struct DocSlot {
-    key: u64,
+    key: TermKey,
     stamp: u32,
     place: u32,
 }
@@ -635,7 +685,7 @@ impl DocTable {
 
     /// Where the probe for `key` starts.
     fn home(&self, key: TermKey) -> usize {
-        top_bits(key.0, self.slots.len().trailing_zeros())
+        top_bits(key.folded(), self.slots.len().trailing_zeros())
     }
 
     /// The place of `term`, whose key is `key` (`text_of` gives the text at a place), or else
@@ -657,7 +707,7 @@ impl DocTable {
             if slot.stamp != self.stamp {
                 return Err(at);
             }
-            if slot.key == key.0 && (key.is_exact() || same_text(text_of(slot.place), term)) {
+            if slot.key == key && (key.is_exact() || same_text(text_of(slot.place), term)) {
                 return Ok(slot.place);
             }
             at = (at + 1) & mask;
@@ -701,7 +751,7 @@ impl DocTable {
 
     fn set(&mut self, at: usize, key: TermKey, place: u32) {
         self.slots[at] = DocSlot {
-            key: key.0,
+            key,
             stamp: self.stamp,
             place,
         };
@@ -738,7 +788,7 @@ impl TermKey {
         if self.is_exact() {
             // The term's bytes are the key's low bytes: its shard key is the first two.
             let key_bytes = if term.len() >= 2 { 0xffff } else { 0xff };
-            partition_of_key(self.0 & key_bytes)
+            partition_of_key(self.low & key_bytes)
         } else {
             partition(term)
         }
@@ -1919,7 +1969,22 @@ mod tests {
     #[test]
     fn the_term_table_tells_every_term_apart() {
         let terms = [
-            "a", "a\0", "ab", "ba", "abcdefg", "abcdefgh", "abcdefgi", "é", "e", "東京", "",
+            "a",
+            "a\0",
+            "ab",
+            "ba",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "abcdefgh\0",
+            "abcdefghijklmno",
+            "abcdefghijklmnp",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "é",
+            "e",
+            "東京",
+            "",
         ];
         let mut table = TermTable::default();
         for (i, term) in terms.iter().enumerate() {
@@ -1929,7 +1994,8 @@ mod tests {
             );
             table.insert(TermKey::of(term), i as u32);
         }
-        assert!(TermKey::of("abcdefg").is_exact() && !TermKey::of("abcdefgh").is_exact());
+        assert!(TermKey::of("abcdefghijklmno").is_exact());
+        assert!(!TermKey::of("abcdefghijklmnop").is_exact() && !TermKey::of("é").is_exact());
         for (i, term) in terms.iter().enumerate() {
             let found = table.find(TermKey::of(term), term, |j| terms[j as usize]);
             assert_eq!(found, Some(i as u32), "{term:?}");
