@@ -282,40 +282,36 @@ fn ascii_term(
             false => std::str::from_utf8(&lowered[..len]).unwrap_or(word),
         };
         f(term, TermKey::exact(lower, 0, len), start);
-    } else if let (Some(first), Some(last)) = (
+        return;
+    }
+    let (key, in_lower_case) = match (
         word.as_bytes().first_chunk::<8>(),
         word.as_bytes().last_chunk::<8>(),
-    ) && len <= EXACT_MAX
-    {
-        // The first eight bytes, and the rest: the last eight read at once, the bytes before
-        // the ninth shifted out of them (a word of eight has no rest).
-        let first = u64::from_le_bytes(*first);
-        let rest = u64::from_le_bytes(*last)
-            .checked_shr(8 * (16 - len) as u32)
-            .unwrap_or(0);
-        let rest_bytes = (1u64 << (8 * (len - 8))) - 1;
-        // Digits have the case bit already.
-        let (low, high) = (first | CASE_BITS, rest | CASE_BITS & rest_bytes);
-        let term = match (low, high) == (first, rest) {
-            true => word,
-            false => {
-                folded.clear();
-                push_ascii_folded(folded, word);
-                folded.as_str()
-            }
-        };
-        f(term, TermKey::exact(low, high, len), start);
-    } else {
-        let term = match has_upper_case(word.as_bytes()) {
-            false => word,
-            true => {
-                folded.clear();
-                push_ascii_folded(folded, word);
-                folded.as_str()
-            }
-        };
-        f(term, TermKey::of(term), start);
-    }
+    ) {
+        (Some(first), Some(last)) if len <= EXACT_MAX => {
+            // The first eight bytes, and the rest: the last eight read at once, the bytes
+            // before the ninth shifted out of them (a word of eight has no rest).
+            let first = u64::from_le_bytes(*first);
+            let rest = u64::from_le_bytes(*last)
+                .checked_shr(8 * (16 - len) as u32)
+                .unwrap_or(0);
+            let rest_bytes = (1u64 << (8 * (len - 8))) - 1;
+            // Digits have the case bit already.
+            let (low, high) = (first | CASE_BITS, rest | CASE_BITS & rest_bytes);
+            let key = TermKey::exact(low, high, len);
+            (Some(key), (low, high) == (first, rest))
+        }
+        _ => (None, !has_upper_case(word.as_bytes())),
+    };
+    let term = match in_lower_case {
+        true => word,
+        false => {
+            folded.clear();
+            push_ascii_folded(folded, word);
+            folded.as_str()
+        }
+    };
+    f(term, key.unwrap_or_else(|| TermKey::of(term)), start);
 }
 
 /// Appends `word` (ASCII letters and digits) to `out`, lower-cased: copied whole, then
