@@ -840,8 +840,11 @@ fn push_text(text: &mut String, more: &str) {
     if text.is_empty() || text.ends_with(' ') {
         rest = rest.trim_start_matches(' ');
     }
-    // Runs of spaces are rare: look for them, and copy what lies between at once.
-    while let Some(at) = memchr::memmem::find(rest.as_bytes(), b"  ") {
+    // Runs of spaces are rare: look for them, and copy what lies between at once. (The
+    // searcher is made once: making it costs more than a search through most texts.)
+    static DOUBLE_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("  "));
+    while let Some(at) = DOUBLE_SPACE.find(rest.as_bytes()) {
         text.push_str(&rest[..=at]);
         rest = rest[at + 1..].trim_start_matches(' ');
     }
